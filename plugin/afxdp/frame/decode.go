@@ -1,0 +1,150 @@
+package frame
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// Decode parses frame and fills h; payload is the UDP payload, a sub-slice
+// of frame (no copy). On error the contents of h are unspecified.
+//
+// It accepts Ethernet II with at most one 802.1Q or 802.1ad tag, IPv4 with
+// or without options (options are skipped, not kept) and IPv6 whose next
+// header is UDP. Bytes after the IP datagram are Ethernet padding and are
+// ignored; the payload is cut to the UDP length. UDP checksums are not
+// verified: frames from veth and similar devices carry partial checksums.
+func Decode(frame []byte, h *Header) (payload []byte, err error) {
+	off, etherType, err := decodeEther(frame, h)
+	if err != nil {
+		return nil, err
+	}
+	var datagram []byte
+	switch etherType {
+	case typeIPv4:
+		datagram, err = decodeIPv4(frame[off:], h)
+	case typeIPv6:
+		datagram, err = decodeIPv6(frame[off:], h)
+	default:
+		return nil, ErrNotIP
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeUDP(datagram, h)
+}
+
+// decodeEther returns the offset of the network header and its EtherType.
+func decodeEther(frame []byte, h *Header) (int, uint16, error) {
+	if len(frame) < etherLen {
+		return 0, 0, ErrShort
+	}
+	h.DstMAC = [6]byte(frame[0:6])
+	h.SrcMAC = [6]byte(frame[6:12])
+	h.VLANProto, h.VLANTCI = 0, 0
+	etherType := binary.BigEndian.Uint16(frame[12:14])
+	if !isVLAN(etherType) {
+		return etherLen, etherType, nil
+	}
+	if len(frame) < etherLen+vlanLen {
+		return 0, 0, ErrShort
+	}
+	h.VLANProto = etherType
+	h.VLANTCI = binary.BigEndian.Uint16(frame[14:16])
+	etherType = binary.BigEndian.Uint16(frame[16:18])
+	if isVLAN(etherType) {
+		// Stacked tags would have to be echoed in the reply, and Header
+		// holds only one; such traffic is not ours to answer.
+		return 0, 0, ErrNotIP
+	}
+	return etherLen + vlanLen, etherType, nil
+}
+
+func isVLAN(etherType uint16) bool {
+	return etherType == typeVLAN || etherType == typeQinQ
+}
+
+// decodeIPv4 returns the IP payload, cut to the IP total length.
+func decodeIPv4(ip []byte, h *Header) ([]byte, error) {
+	if len(ip) < ipv4Len {
+		return nil, ErrShort
+	}
+	if ip[0]>>4 != 4 {
+		return nil, ErrIPVersion
+	}
+	hdrLen := int(ip[0]&0x0f) * 4
+	if hdrLen < ipv4Len || hdrLen > len(ip) {
+		return nil, ErrIPHeader
+	}
+	total := int(binary.BigEndian.Uint16(ip[2:4]))
+	if total < hdrLen || total > len(ip) {
+		return nil, ErrLength
+	}
+	// MF or a fragment offset: only the first fragment carries the UDP
+	// header and no fragment carries the whole message; reassembly is the
+	// kernel's job, so the XDP program should not have redirected it.
+	if binary.BigEndian.Uint16(ip[6:8])&0x3fff != 0 {
+		return nil, ErrFragment
+	}
+	if ip[9] != protoUDP {
+		return nil, ErrNotUDP
+	}
+	h.TOS = ip[1]
+	h.HopLimit = ip[8]
+	h.Src = netip.AddrFrom4([4]byte(ip[12:16]))
+	h.Dst = netip.AddrFrom4([4]byte(ip[16:20]))
+	return ip[hdrLen:total], nil
+}
+
+// decodeIPv6 returns the IP payload, cut to the IPv6 payload length.
+func decodeIPv6(ip []byte, h *Header) ([]byte, error) {
+	if len(ip) < ipv6Len {
+		return nil, ErrShort
+	}
+	if ip[0]>>4 != 6 {
+		return nil, ErrIPVersion
+	}
+	if next := ip[6]; next != protoUDP {
+		if isIPv6Ext(next) {
+			return nil, ErrIPv6Ext
+		}
+		return nil, ErrNotUDP
+	}
+	end := ipv6Len + int(binary.BigEndian.Uint16(ip[4:6]))
+	if end > len(ip) {
+		return nil, ErrLength
+	}
+	src := netip.AddrFrom16([16]byte(ip[8:24]))
+	dst := netip.AddrFrom16([16]byte(ip[24:40]))
+	if src.Is4In6() || dst.Is4In6() {
+		return nil, ErrV4Mapped
+	}
+	h.TOS = uint8(binary.BigEndian.Uint16(ip[0:2]) >> 4) // straddles bytes 0 and 1
+	h.HopLimit = ip[7]
+	h.Src, h.Dst = src, dst
+	return ip[ipv6Len:end], nil
+}
+
+// isIPv6Ext reports whether next is an IPv6 extension header type (IANA
+// "IPv6 Extension Header Types"), so that an IPv6 packet which may still
+// carry UDP further in is told apart from one that plainly does not.
+func isIPv6Ext(next uint8) bool {
+	switch next {
+	case 0, 43, 44, 50, 51, 60, 135, 139, 140, 253, 254:
+		return true
+	}
+	return false
+}
+
+// decodeUDP returns the UDP payload, cut to the UDP length.
+func decodeUDP(datagram []byte, h *Header) ([]byte, error) {
+	if len(datagram) < udpLen {
+		return nil, ErrShort
+	}
+	length := int(binary.BigEndian.Uint16(datagram[4:6]))
+	if length < udpLen || length > len(datagram) {
+		return nil, ErrLength
+	}
+	h.SrcPort = binary.BigEndian.Uint16(datagram[0:2])
+	h.DstPort = binary.BigEndian.Uint16(datagram[2:4])
+	return datagram[udpLen:length], nil
+}
