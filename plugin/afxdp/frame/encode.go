@@ -85,8 +85,8 @@ func encodeIPv4(ip []byte, h *Header, udpLength int) uint64 {
 	ip[0] = 4<<4 | ipv4Len/4
 	ip[1] = h.TOS
 	binary.BigEndian.PutUint16(ip[2:4], uint16(ipv4Len+udpLength))
-	// ID 0 with DF: an atomic datagram needs no ID (RFC 6864), and Linux
-	// does the same for unconnected UDP.
+	// ID 0 with DF: an atomic datagram needs no ID (RFC 6864); Linux sends
+	// the same from unconnected UDP sockets.
 	binary.BigEndian.PutUint32(ip[4:8], 0x4000)
 	ip[8] = h.HopLimit
 	ip[9] = protoUDP

@@ -1,0 +1,128 @@
+// Package netns makes network namespaces and veth links for tests, and runs
+// code inside them. Everything it makes is removed in t.Cleanup, also when
+// the test fails.
+package netns
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// NS is a network namespace made by New.
+type NS struct {
+	Name string
+	t    testing.TB
+}
+
+// New makes a namespace with a unique name that starts with "afx-"+role,
+// with its loopback up.
+func New(t testing.TB, role string) *NS {
+	t.Helper()
+	var b [3]byte
+	rand.Read(b[:])
+	n := &NS{Name: "afx-" + role + "-" + hex.EncodeToString(b[:]), t: t}
+	run(t, "ip", "netns", "add", n.Name)
+	t.Cleanup(func() {
+		// Deleting the namespace takes its links along.
+		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
+			t.Errorf("removing namespace %s: %v: %s", n.Name, err, out)
+		}
+	})
+	n.Run("ip", "link", "set", "lo", "up")
+	return n
+}
+
+// Run runs a command inside the namespace and fails the test if it fails.
+func (n *NS) Run(args ...string) string {
+	n.t.Helper()
+	return run(n.t, append([]string{"ip", "netns", "exec", n.Name}, args...)...)
+}
+
+// Command is a command to run inside the namespace.
+func (n *NS) Command(args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name}, args...)...)
+}
+
+// Do runs fn on an OS thread that has entered the namespace. Sockets fn
+// opens belong to the namespace for good; goroutines it starts do not run
+// inside it.
+func (n *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// If restoring the original namespace fails, the thread stays
+		// locked and dies with the goroutine instead of serving others.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + n.Name)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering namespace %s: %w", n.Name, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("leaving namespace %s: %w", n.Name, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// Veth joins a (interface aName) and b (bName) with a veth pair of the given
+// number of queues, both ends up, with TX checksum offload off (frames look
+// as they would off a wire) and GRO on (veth accepts frames sent from
+// AF_XDP/XDP only when the receiving end runs NAPI).
+func Veth(t testing.TB, a *NS, aName string, b *NS, bName string, queues int) {
+	t.Helper()
+	q := fmt.Sprint(queues)
+	run(t, "ip", "link", "add", aName, "netns", a.Name, "numtxqueues", q, "numrxqueues", q,
+		"type", "veth", "peer", "name", bName, "netns", b.Name, "numtxqueues", q, "numrxqueues", q)
+	for _, e := range []struct {
+		ns   *NS
+		name string
+	}{{a, aName}, {b, bName}} {
+		e.ns.Run("ethtool", "-K", e.name, "tx", "off", "gro", "on")
+		e.ns.Run("ip", "link", "set", e.name, "up")
+	}
+}
+
+// Addr adds addresses (CIDR form) to an interface; IPv6 ones skip duplicate
+// address detection so they are usable at once.
+func (n *NS) Addr(dev string, cidrs ...string) {
+	n.t.Helper()
+	for _, c := range cidrs {
+		args := []string{"ip", "addr", "add", c, "dev", dev}
+		if strings.Contains(c, ":") {
+			args = append(args, "nodad")
+		}
+		n.Run(args...)
+	}
+}
+
+func run(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}

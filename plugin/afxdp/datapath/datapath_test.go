@@ -1,0 +1,230 @@
+package datapath
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/internal/netns"
+	"github.com/afxdp/afxdp/internal/priv"
+)
+
+var (
+	srv4 = netip.MustParseAddr("198.18.0.1")
+	srv6 = netip.MustParseAddr("fd00::1")
+)
+
+// testbed is a client and a server namespace joined by a two-queue veth
+// pair; the server's kernel drops every UDP/53 packet it sees, so any answer
+// the client gets came through AF_XDP.
+type testbed struct {
+	cli, srv *netns.NS
+}
+
+func newTestbed(t *testing.T) *testbed {
+	priv.Require(t)
+	tb := &testbed{cli: netns.New(t, "cli"), srv: netns.New(t, "srv")}
+	netns.Veth(t, tb.cli, "veth-c", tb.srv, "veth-s", 2)
+	tb.cli.Addr("veth-c", "198.18.0.2/24", "fd00::2/64")
+	tb.srv.Addr("veth-s", "198.18.0.1/24", "fd00::1/64")
+	tb.srv.Run("nft", "add table inet afx { chain in { type filter hook input priority 0; udp dport 53 counter drop; }; }")
+	return tb
+}
+
+// echo answers every query with a TXT record naming the queue it came on
+// and the client address it came from.
+func echo(r *Request) {
+	var q dns.Msg
+	if err := q.Unpack(r.Payload); err != nil || len(q.Question) != 1 {
+		return
+	}
+	var m dns.Msg
+	m.SetReply(&q)
+	m.Answer = append(m.Answer, &dns.TXT{
+		Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 30},
+		Txt: []string{fmt.Sprintf("q=%d src=%s", r.Queue(), netip.AddrPortFrom(r.Header.Src, r.Header.SrcPort))},
+	})
+	out, err := m.Pack()
+	if err != nil {
+		panic(err)
+	}
+	r.Reply(out)
+}
+
+func openServing(t *testing.T, tb *testbed, opts Options) *Interface {
+	t.Helper()
+	var i *Interface
+	err := tb.srv.Do(func() (err error) {
+		i, err = Open("veth-s", opts, HandlerFunc(echo))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { i.Close(time.Second) })
+	for _, a := range []netip.Addr{srv4, srv6} {
+		if err := i.Serve(netip.AddrPortFrom(a, 53)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return i
+}
+
+// exchange sends one query from a fresh socket in the client namespace and
+// waits up to a second for the answer.
+func exchange(t *testing.T, tb *testbed, server netip.Addr, name string) (*dns.Msg, error) {
+	return exchangeWait(t, tb, server, name, time.Second)
+}
+
+func exchangeWait(t *testing.T, tb *testbed, server netip.Addr, name string, wait time.Duration) (*dns.Msg, error) {
+	t.Helper()
+	var conn *net.UDPConn
+	if err := tb.cli.Do(func() (err error) {
+		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 53)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q := new(dns.Msg)
+	q.SetQuestion(name, dns.TypeTXT)
+	c := &dns.Conn{Conn: conn}
+	c.SetDeadline(time.Now().Add(wait))
+	if err := c.WriteMsg(q); err != nil {
+		return nil, err
+	}
+	r, err := c.ReadMsg()
+	if err != nil {
+		return nil, err
+	}
+	if r.Id != q.Id {
+		return nil, fmt.Errorf("answer id %d, query id %d", r.Id, q.Id)
+	}
+	return r, nil
+}
+
+func TestAnswersThroughAFXDP(t *testing.T) {
+	tb := newTestbed(t)
+	i := openServing(t, tb, DefaultOptions())
+	if got := i.Queues(); len(got) != 2 {
+		t.Fatalf("bound queues %v, want 2", got)
+	}
+	t.Logf("XDP mode %s, zero-copy %v", i.XDPMode(), i.ZeroCopy())
+
+	const perFamily = 40
+	for _, server := range []netip.Addr{srv4, srv6} {
+		for n := range perFamily {
+			r, err := exchange(t, tb, server, fmt.Sprintf("q%d.example.", n))
+			if err != nil {
+				t.Fatalf("query %d to %s: %v", n, server, err)
+			}
+			txt := r.Answer[0].(*dns.TXT).Txt[0]
+			client := "198.18.0.2:"
+			if server.Is6() {
+				client = "[fd00::2]:"
+			}
+			if !strings.Contains(txt, "src="+client) {
+				t.Fatalf("answer %q does not name the client %s", txt, client)
+			}
+		}
+	}
+
+	c, err := i.FilterCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c[bpf.Redirect] != 2*perFamily {
+		t.Errorf("filter redirected %d, want %d", c[bpf.Redirect], 2*perFamily)
+	}
+	var rx, tx uint64
+	for _, s := range i.Stats() {
+		t.Logf("queue %d: rx %d tx %d drops %v xdp %+v", s.Queue, s.RxFrames, s.TxFrames, s.Drops, s.XDP)
+		if s.RxFrames == 0 {
+			t.Errorf("queue %d received nothing: queries should spread over both queues", s.Queue)
+		}
+		rx, tx = rx+s.RxFrames, tx+s.TxFrames
+	}
+	if rx != 2*perFamily || tx != 2*perFamily {
+		t.Errorf("received %d and transmitted %d frames, want %d each", rx, tx, 2*perFamily)
+	}
+	// The kernel never saw a query: XDP runs before netfilter.
+	if out := tb.srv.Run("nft", "list", "chain", "inet", "afx", "in"); !strings.Contains(out, "packets 0 ") {
+		t.Errorf("the kernel's UDP/53 input saw packets:\n%s", out)
+	}
+}
+
+func TestQueueWithoutSocketFallsBackToKernel(t *testing.T) {
+	tb := newTestbed(t)
+	opts := DefaultOptions()
+	opts.Queues = []int{0}
+	i := openServing(t, tb, opts)
+	var answered, lost int
+	for n := range 30 {
+		if _, err := exchangeWait(t, tb, srv4, fmt.Sprintf("q%d.example.", n), 200*time.Millisecond); err != nil {
+			lost++
+		} else {
+			answered++
+		}
+	}
+	c, err := i.FilterCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Queue 1's queries were passed to the kernel, whose nftables rule drops
+	// them: each lost query must be one counted as no_socket.
+	if answered == 0 || lost == 0 {
+		t.Fatalf("answered %d lost %d: expected both queues to be used", answered, lost)
+	}
+	if c[bpf.PassNoSocket] != uint64(lost) || c[bpf.Redirect] != uint64(answered) {
+		t.Errorf("no_socket %d redirect %d, want %d and %d", c[bpf.PassNoSocket], c[bpf.Redirect], lost, answered)
+	}
+}
+
+func TestCloseDetaches(t *testing.T) {
+	tb := newTestbed(t)
+	var i *Interface
+	if err := tb.srv.Do(func() (err error) {
+		i, err = Open("veth-s", DefaultOptions(), HandlerFunc(echo))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if out := tb.srv.Run("ip", "link", "show", "veth-s"); !strings.Contains(out, "xdp") {
+		t.Fatalf("no XDP program on veth-s after Open:\n%s", out)
+	}
+	if err := i.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if out := tb.srv.Run("ip", "link", "show", "veth-s"); strings.Contains(out, "xdp") {
+		t.Fatalf("XDP program left on veth-s after Close:\n%s", out)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	tb := newTestbed(t)
+	err := tb.srv.Do(func() error {
+		_, err := Open("nosuch0", DefaultOptions(), HandlerFunc(echo))
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "nosuch0") {
+		t.Errorf("unknown interface: %v", err)
+	}
+	opts := DefaultOptions()
+	opts.Queues = []int{7}
+	err = tb.srv.Do(func() error {
+		_, err := Open("veth-s", opts, HandlerFunc(echo))
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "queue 7") {
+		t.Errorf("missing queue: %v", err)
+	}
+	if out := tb.srv.Run("ip", "link", "show", "veth-s"); strings.Contains(out, "xdp") {
+		t.Errorf("failed Open left an XDP program:\n%s", out)
+	}
+}

@@ -1,0 +1,55 @@
+// Package datapath runs one interface's AF_XDP datapath: the XDP filter, a
+// socket per RX queue, the loops that receive query frames and the pool of
+// workers that hand them to a Handler, which answers through the TX ring. It
+// composes the bpf, xsk and frame packages and knows nothing of CoreDNS.
+package datapath
+
+import (
+	"fmt"
+
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
+)
+
+// Options tune one interface.
+type Options struct {
+	Queues     []int      // RX queues to serve; nil means all
+	XDPMode    bpf.Mode   // how to attach the filter
+	Socket     xsk.Config // UMEM and rings, per queue
+	Batch      int        // frames taken from the RX ring at once
+	MaxWorkers int        // goroutines per queue that run the Handler (misses block one each)
+	MaxPending int        // queries per queue received but not yet answered
+}
+
+// DefaultOptions serve all queues in auto modes.
+func DefaultOptions() Options {
+	return Options{
+		XDPMode:    bpf.ModeAuto,
+		Socket:     xsk.DefaultConfig,
+		Batch:      64,
+		MaxWorkers: 512,
+		MaxPending: 1024,
+	}
+}
+
+// Validate checks the options that do not depend on the interface.
+func (o Options) Validate() error {
+	if err := o.Socket.Validate(); err != nil {
+		return err
+	}
+	if o.Batch < 1 || o.Batch > o.Socket.RingSize {
+		return fmt.Errorf("batch %d: must be in [1, ring size %d]", o.Batch, o.Socket.RingSize)
+	}
+	if o.MaxWorkers < 1 {
+		return fmt.Errorf("workers %d: must be at least 1", o.MaxWorkers)
+	}
+	if o.MaxPending < o.Batch {
+		return fmt.Errorf("pending %d: must be at least the batch (%d)", o.MaxPending, o.Batch)
+	}
+	for _, q := range o.Queues {
+		if q < 0 || q >= bpf.MaxQueues {
+			return fmt.Errorf("queue %d: must be in [0, %d)", q, bpf.MaxQueues)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,154 @@
+package datapath
+
+import "sync"
+
+// pool runs a queue's Handler on worker goroutines. Hits are served one
+// after another by whichever worker is running; a worker that blocks (a miss
+// waiting on its upstream) leaves the rest of the queue to a standby worker
+// it woke before it started. Workers are spawned on demand up to a maximum
+// and kept, so the steady state spawns nothing. The worker that empties the
+// queue flushes the TX ring: replies leave in batches, one kick per batch.
+type pool struct {
+	mu   sync.Mutex
+	cond sync.Cond
+
+	ring       []*Request // FIFO of received requests; cap = all slots
+	head, n    int
+	free       []*Request // slots not in use
+	idle       int        // workers waiting on cond
+	woken      int        // signalled, not yet running
+	workers    int
+	maxWorkers int
+	closed     bool
+
+	serve func(*Request)
+	flush func()
+	wg    sync.WaitGroup
+}
+
+func (p *pool) init(slots, maxWorkers, bufSize int, q *queue) {
+	p.cond.L = &p.mu
+	p.ring = make([]*Request, slots)
+	p.free = make([]*Request, 0, slots)
+	bufs := make([]byte, slots*bufSize)
+	for i := range slots {
+		p.free = append(p.free, &Request{q: q, buf: bufs[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]})
+	}
+	p.maxWorkers = maxWorkers
+}
+
+// take moves up to len(dst) free slots into dst.
+func (p *pool) take(dst []*Request) int {
+	p.mu.Lock()
+	n := min(len(dst), len(p.free))
+	copy(dst, p.free[len(p.free)-n:])
+	p.free = p.free[:len(p.free)-n]
+	p.mu.Unlock()
+	return n
+}
+
+// give returns slots that were taken but not pushed.
+func (p *pool) give(rs []*Request) {
+	p.mu.Lock()
+	p.free = append(p.free, rs...)
+	p.mu.Unlock()
+}
+
+// freeSlots is how many more queries the queue can accept.
+func (p *pool) freeSlots() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.free)
+}
+
+// push queues requests for the workers and makes sure one is on its way.
+func (p *pool) push(rs []*Request) {
+	if len(rs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	for _, r := range rs {
+		p.ring[(p.head+p.n)%len(p.ring)] = r
+		p.n++
+	}
+	p.wakeLocked()
+	p.mu.Unlock()
+}
+
+// wakeLocked keeps one worker in reserve while requests wait: a signalled
+// idle one, else a new one.
+func (p *pool) wakeLocked() {
+	if p.n == 0 || p.woken > 0 || p.closed {
+		return
+	}
+	if p.idle > 0 {
+		p.woken++
+		p.cond.Signal()
+		return
+	}
+	if p.workers < p.maxWorkers {
+		p.workers++
+		p.woken++
+		p.wg.Add(1)
+		go p.work()
+	}
+}
+
+func (p *pool) work() {
+	defer p.wg.Done()
+	p.mu.Lock()
+	p.woken--
+	for {
+		for p.n == 0 && !p.closed {
+			p.idle++
+			p.cond.Wait()
+			p.idle--
+			p.woken--
+		}
+		if p.n == 0 { // closed and drained
+			p.workers--
+			p.mu.Unlock()
+			return
+		}
+		r := p.ring[p.head]
+		p.ring[p.head] = nil
+		p.head = (p.head + 1) % len(p.ring)
+		p.n--
+		p.wakeLocked()
+		p.mu.Unlock()
+
+		p.serve(r)
+
+		p.mu.Lock()
+		r.Payload = nil
+		p.free = append(p.free, r)
+		if p.n == 0 {
+			p.mu.Unlock()
+			p.flush()
+			p.mu.Lock()
+		}
+	}
+}
+
+// pending is how many requests are queued or being served.
+func (p *pool) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ring) - len(p.free)
+}
+
+func (p *pool) size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.workers
+}
+
+// close lets the workers finish what is queued and exit; wait for them with
+// p.wg.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.woken += p.idle
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}

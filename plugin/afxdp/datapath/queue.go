@@ -1,0 +1,170 @@
+package datapath
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/afxdp/afxdp/plugin/afxdp/frame"
+	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
+)
+
+// queue is one RX queue: its socket, the loop that receives, the pool that
+// serves and the TX side that replies.
+type queue struct {
+	id    int
+	iface *Interface
+	sock  *xsk.Socket
+	pool  pool
+	stats counters
+
+	txMu     sync.Mutex // the TX side of sock, and closed
+	txClosed bool
+
+	hoMu      sync.Mutex // handedOff and the filter's XSKMAP entry
+	handedOff bool
+
+	stopped chan struct{}
+}
+
+func newQueue(i *Interface, id int, sock *xsk.Socket) *queue {
+	q := &queue{id: id, iface: i, sock: sock, stopped: make(chan struct{})}
+	q.pool.init(i.opts.MaxPending, i.opts.MaxWorkers, sock.FrameSize(), q)
+	q.pool.serve = i.handler.ServeFrame
+	q.pool.flush = q.flush
+	return q
+}
+
+// rxLoop receives until stop is closed and the RX ring is empty.
+func (q *queue) rxLoop(stop <-chan struct{}) {
+	defer close(q.stopped)
+	descs := make([]unix.XDPDesc, q.iface.opts.Batch)
+	reqs := make([]*Request, q.iface.opts.Batch)
+	for {
+		err := q.sock.Wait()
+		if n := q.sock.Receive(descs); n > 0 {
+			q.receive(descs[:n], reqs)
+			q.sock.Refill(descs[:n])
+			continue
+		}
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if err != nil {
+			// Not expected from a netpoller wait: do not spin on it.
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// receive copies each query out of its frame into a free slot and queues it.
+// Copying lets the frame go back to the fill ring at once, so a pile of slow
+// misses never starves the RX side of frames.
+func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
+	got := q.pool.take(reqs[:len(descs)])
+	if got < len(descs) {
+		q.stats.drops[DropOverload].Add(uint64(len(descs) - got))
+	}
+	used := 0
+	for _, d := range descs[:got] {
+		data := q.sock.Frame(d)
+		q.stats.rxFrames.Add(1)
+		q.stats.rxBytes.Add(uint64(len(data)))
+		r := reqs[used]
+		payload, err := frame.Decode(data, &r.Header)
+		if err != nil || len(payload) > len(r.buf) {
+			q.stats.drops[DropDecode].Add(1)
+			continue
+		}
+		r.Payload = r.buf[:copy(r.buf, payload)]
+		used++
+	}
+	q.pool.give(reqs[used:got])
+	q.pool.push(reqs[:used])
+	if q.pool.freeSlots() < q.iface.opts.MaxPending/8 {
+		q.handOff(true)
+	}
+}
+
+// send builds the reply frame in a free TX frame and puts it on the TX ring.
+func (q *queue) send(h *frame.Header, payload []byte) error {
+	q.txMu.Lock()
+	defer q.txMu.Unlock()
+	if q.txClosed {
+		return ErrClosed
+	}
+	addr, buf, ok := q.sock.NextTx()
+	if !ok {
+		q.flushLocked()
+		if addr, buf, ok = q.sock.NextTx(); !ok {
+			q.stats.drops[DropNoFrame].Add(1)
+			return ErrNoFrame
+		}
+	}
+	hl := h.Len()
+	if hl+len(payload) > len(buf) {
+		q.sock.Release(addr)
+		q.stats.drops[DropTooLarge].Add(1)
+		return ErrTooLarge
+	}
+	copy(buf[hl:], payload)
+	n, err := frame.Encode(buf, h, len(payload))
+	if err != nil {
+		q.sock.Release(addr)
+		q.stats.drops[DropTooLarge].Add(1)
+		return err
+	}
+	if !q.sock.Send(addr, n) {
+		q.sock.Release(addr)
+		q.stats.drops[DropTxRingFull].Add(1)
+		return ErrRingFull
+	}
+	q.stats.txFrames.Add(1)
+	q.stats.txBytes.Add(uint64(n))
+	return nil
+}
+
+// flush transmits what the TX ring holds; the pool calls it when it runs
+// out of queued work, and it re-arms the queue if it was handed off.
+func (q *queue) flush() {
+	q.txMu.Lock()
+	q.flushLocked()
+	q.txMu.Unlock()
+	if q.pool.freeSlots() > q.iface.opts.MaxPending/2 {
+		q.handOff(false)
+	}
+}
+
+func (q *queue) flushLocked() {
+	if q.txClosed || q.sock.TxPending() == 0 {
+		return
+	}
+	if err := q.sock.Flush(); err != nil {
+		q.stats.drops[DropTxError].Add(uint64(q.sock.TxPending()))
+	}
+}
+
+// handOff points the queue's queries at the kernel (on) or back at the
+// socket (off). A queue whose slots are nearly all held by pending misses
+// is handed off rather than dropping what arrives: the kernel listener
+// answers meanwhile.
+func (q *queue) handOff(on bool) {
+	q.hoMu.Lock()
+	defer q.hoMu.Unlock()
+	if q.handedOff == on || q.iface.closing.Load() {
+		return
+	}
+	var err error
+	if on {
+		err = q.iface.filter.ClearSocket(q.id)
+		q.stats.handoffs.Add(1)
+	} else {
+		err = q.iface.filter.SetSocket(q.id, q.sock.FD())
+	}
+	if err == nil {
+		q.handedOff = on
+	}
+}
