@@ -1,0 +1,147 @@
+package afxdp
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+)
+
+// generation is what one loaded Corefile asks of afxdp: the interfaces its
+// server blocks claim. A reload makes a new generation that takes over the
+// interfaces of the old one without closing them.
+type generation struct {
+	mu     sync.Mutex
+	claims map[string]*claim
+}
+
+// claim is one interface as claimed by one or more server blocks.
+type claim struct {
+	name    string
+	opts    datapath.Options
+	where   string // Corefile:line of the first block naming it
+	configs []*dnsserver.Config
+	keys    map[listenKey]bool // the listeners of those blocks, known at start
+}
+
+type generationKey struct{}
+
+// generationOf returns the generation of the Corefile c belongs to, making
+// it (and hooking it to the instance's lifecycle) for the first block.
+func generationOf(c *caddy.Controller) *generation {
+	if g, ok := c.Get(generationKey{}).(*generation); ok {
+		return g
+	}
+	g := &generation{claims: map[string]*claim{}}
+	c.Set(generationKey{}, g)
+	c.OnStartup(g.start)
+	c.OnShutdown(g.stop)
+	c.OnRestartFailed(g.restartFailed)
+	return g
+}
+
+// claim records that a server block serves through an interface. Several
+// blocks may name one interface if they agree on its settings.
+func (g *generation) claim(name string, opts datapath.Options, cfg *dnsserver.Config, where string) error {
+	if cl, ok := g.claims[name]; ok {
+		if !sameOptions(cl.opts, opts) {
+			return fmt.Errorf("interface %s claimed twice with different settings (first at %s)", name, cl.where)
+		}
+		cl.configs = append(cl.configs, cfg)
+		return nil
+	}
+	g.claims[name] = &claim{name: name, opts: opts, where: where, configs: []*dnsserver.Config{cfg}}
+	return nil
+}
+
+func sameOptions(a, b datapath.Options) bool {
+	return slices.Equal(a.Queues, b.Queues) && a.XDPMode == b.XDPMode && a.Socket == b.Socket &&
+		a.Batch == b.Batch && a.MaxWorkers == b.MaxWorkers && a.MaxPending == b.MaxPending
+}
+
+// start opens (or takes over) every claimed interface. Until the servers
+// arrive through serverStarted nothing is redirected: the kernel listener
+// answers.
+func (g *generation) start() error {
+	for _, cl := range g.sorted() {
+		cl.keys = map[listenKey]bool{}
+		for _, cfg := range cl.configs {
+			keys, err := keysOf(cfg)
+			if err != nil {
+				return fmt.Errorf("%s - afxdp: %v", cl.where, err)
+			}
+			for _, k := range keys {
+				cl.keys[k] = true
+			}
+		}
+		if err := reg.acquire(g, cl); err != nil {
+			return fmt.Errorf("%s - afxdp: interface %s: %v", cl.where, cl.name, err)
+		}
+	}
+	go g.checkDelivered(5 * time.Second)
+	return nil
+}
+
+// serverStarted is called from each UDP listener's ServePacket with its live
+// Server; every claimed interface whose blocks listen there serves it.
+func (g *generation) serverStarted(s *dnsserver.Server) {
+	k, err := keyOf(s.Addr)
+	if err != nil {
+		log.Errorf("server %s: %v", s.Addr, err)
+		return
+	}
+	for _, cl := range g.sorted() {
+		if cl.keys[k] {
+			if err := reg.setListener(g, cl.name, k, s); err != nil {
+				log.Errorf("%s: interface %s: serving %s: %v", cl.where, cl.name, k, err)
+			}
+		}
+	}
+}
+
+// checkDelivered warns about listeners whose server never arrived: another
+// plugin's UDP writer decorator in a block that shares the listener won.
+func (g *generation) checkDelivered(after time.Duration) {
+	time.Sleep(after)
+	for _, cl := range g.sorted() {
+		for k := range cl.keys {
+			if !reg.hasListener(g, cl.name, k) && reg.live(g) {
+				log.Warningf("%s: interface %s: listener %s was never handed to afxdp; its queries go to the kernel. "+
+					"Another plugin in a server block sharing it sets a UDP writer decorator (e.g. shed): add afxdp to that block too", cl.where, cl.name, k)
+			}
+		}
+	}
+}
+
+func (g *generation) stop() error {
+	reg.release(g)
+	return nil
+}
+
+// restartFailed runs on the surviving (old) generation when a reload failed
+// after the new one started: only the old one stays.
+func (g *generation) restartFailed() error {
+	reg.releaseAllBut(g)
+	return nil
+}
+
+func (g *generation) sorted() []*claim {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]*claim, 0, len(g.claims))
+	for _, cl := range g.claims {
+		out = append(out, cl)
+	}
+	slices.SortFunc(out, func(a, b *claim) int {
+		if a.name < b.name {
+			return -1
+		}
+		return 1
+	})
+	return out
+}

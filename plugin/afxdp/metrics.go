@@ -1,0 +1,134 @@
+package afxdp
+
+import (
+	"strconv"
+
+	"github.com/coredns/coredns/plugin"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+)
+
+// The datapath keeps plain atomic counters (and the kernel keeps its own);
+// this collector reads them when Prometheus scrapes, so the packet path
+// never touches a metric vector and nothing polls in between.
+type collector struct{}
+
+func init() { prometheus.MustRegister(collector{}) }
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(plugin.Namespace, "afxdp", name), help, labels, nil)
+}
+
+var (
+	iq = []string{"interface", "queue"}
+
+	rxFrames   = desc("rx_frames_total", "Frames received from the AF_XDP RX ring.", iq...)
+	rxBytes    = desc("rx_bytes_total", "Bytes of frames received from the AF_XDP RX ring.", iq...)
+	txFrames   = desc("tx_frames_total", "Reply frames put on the AF_XDP TX ring.", iq...)
+	txBytes    = desc("tx_bytes_total", "Bytes of reply frames put on the AF_XDP TX ring.", iq...)
+	dropped    = desc("dropped_total", "Queries or replies dropped in user space, by reason.", "interface", "queue", "reason")
+	handoffs   = desc("handoffs_total", "Times a saturated queue was handed to the kernel listener.", iq...)
+	pending    = desc("pending", "Queries received and not yet answered.", iq...)
+	workers    = desc("workers", "Goroutines serving the queue.", iq...)
+	txFree     = desc("tx_free_frames", "TX frames not in flight.", iq...)
+	xskDropped = desc("xsk_rx_dropped_total", "Kernel: frames dropped for reasons other than a full RX ring (XDP_STATISTICS rx_dropped).", iq...)
+	xskRxFull  = desc("xsk_rx_ring_full_total", "Kernel: frames dropped because the RX ring was full.", iq...)
+	xskFillEmp = desc("xsk_rx_fill_ring_empty_total", "Kernel: times the fill ring was empty when a frame arrived.", iq...)
+	xskTxEmpty = desc("xsk_tx_ring_empty_total", "Kernel: times the TX ring was found empty on a transmit attempt.", iq...)
+	xskRxInv   = desc("xsk_rx_invalid_descs_total", "Kernel: invalid RX descriptors.", iq...)
+	xskTxInv   = desc("xsk_tx_invalid_descs_total", "Kernel: invalid TX descriptors.", iq...)
+
+	xdpRedirected = desc("xdp_redirected_total", "Frames the XDP program redirected to an AF_XDP socket.", "interface")
+	xdpPassed     = desc("xdp_passed_total", "Frames the XDP program passed to the kernel, by reason.", "interface", "reason")
+	xdpMode       = desc("xdp_mode", "XDP attach mode in use (1 for the mode label that applies).", "interface", "mode")
+	zeroCopy      = desc("zerocopy", "1 if the AF_XDP sockets run in zero-copy mode, 0 in copy mode.", "interface")
+	queues        = desc("queues", "RX queues with a bound AF_XDP socket.", "interface")
+	served        = desc("served_addresses", "Address:port pairs the XDP program redirects.", "interface")
+	noListener    = desc("no_server_total", "Redirected queries for which no CoreDNS server was live (dropped).", "interface")
+	formErr       = desc("formerr_total", "Queries that did not unpack, answered FORMERR.", "interface")
+	unanswered    = desc("unanswered_total", "Queries the plugin chain wrote no answer for (acl drop, ...).", "interface")
+)
+
+func (collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
+		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
+		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noListener, formErr, unanswered} {
+		ch <- d
+	}
+}
+
+func (collector) Collect(ch chan<- prometheus.Metric) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	for name, f := range reg.ifaces {
+		if f.dp == nil {
+			continue
+		}
+		collectInterface(ch, name, f)
+		for _, s := range f.dp.Stats() {
+			collectQueue(ch, name, &s)
+		}
+	}
+}
+
+func collectInterface(ch chan<- prometheus.Metric, name string, f *iface) {
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{name}, l...)...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, l...)...)
+	}
+	if c, err := f.dp.FilterCounters(); err == nil {
+		counter(xdpRedirected, c[bpf.Redirect])
+		for i := range c {
+			if bpf.Counter(i) != bpf.Redirect {
+				counter(xdpPassed, c[i], bpf.Counter(i).String())
+			}
+		}
+	}
+	gauge(xdpMode, 1, f.dp.XDPMode().String())
+	gauge(zeroCopy, b2f(f.dp.ZeroCopy()))
+	gauge(queues, float64(len(f.dp.Queues())))
+	gauge(served, float64(len(f.dp.Served())))
+	counter(noListener, f.bridge.noListener.Load())
+	counter(formErr, f.bridge.formErr.Load())
+	counter(unanswered, f.bridge.unanswered.Load())
+}
+
+func collectQueue(ch chan<- prometheus.Metric, name string, s *datapath.QueueStats) {
+	q := strconv.Itoa(s.Queue)
+	counter := func(d *prometheus.Desc, v uint64, l ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{name, q}, l...)...)
+	}
+	gauge := func(d *prometheus.Desc, v int) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), name, q)
+	}
+	counter(rxFrames, s.RxFrames)
+	counter(rxBytes, s.RxBytes)
+	counter(txFrames, s.TxFrames)
+	counter(txBytes, s.TxBytes)
+	for i, v := range s.Drops {
+		counter(dropped, v, datapath.Drop(i).String())
+	}
+	counter(handoffs, s.Handoffs)
+	gauge(pending, s.Pending)
+	gauge(workers, s.Workers)
+	gauge(txFree, s.TxFreeFrames)
+	if s.XDPErr == nil {
+		counter(xskDropped, s.XDP.Rx_dropped)
+		counter(xskRxFull, s.XDP.Rx_ring_full)
+		counter(xskFillEmp, s.XDP.Rx_fill_ring_empty_descs)
+		counter(xskTxEmpty, s.XDP.Tx_ring_empty_descs)
+		counter(xskRxInv, s.XDP.Rx_invalid_descs)
+		counter(xskTxInv, s.XDP.Tx_invalid_descs)
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

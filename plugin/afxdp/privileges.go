@@ -1,0 +1,77 @@
+package afxdp
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+)
+
+// Linux capability numbers (linux/capability.h).
+const (
+	capNetAdmin = 12
+	capNetRaw   = 13
+	capIPCLock  = 14
+	capSysAdmin = 21
+	capBPF      = 39
+)
+
+// checkPrivileges says which capability is missing before anything is
+// opened, so that the Corefile line gets a clear error instead of an EPERM
+// from deep inside the kernel. It also probes for AF_XDP support.
+func checkPrivileges(opts datapath.Options, ifaces int) error {
+	eff, err := effectiveCaps()
+	if err != nil {
+		return fmt.Errorf("reading capabilities: %w", err)
+	}
+	has := func(c uint) bool { return eff&(1<<c) != 0 }
+	var missing []string
+	if !has(capNetAdmin) {
+		missing = append(missing, "CAP_NET_ADMIN (attach the XDP program)")
+	}
+	if !has(capNetRaw) {
+		missing = append(missing, "CAP_NET_RAW (open AF_XDP sockets)")
+	}
+	if !has(capBPF) && !has(capSysAdmin) {
+		missing = append(missing, "CAP_BPF (load the XDP program and its maps)")
+	}
+	if !has(capIPCLock) {
+		// Without CAP_IPC_LOCK every UMEM counts against RLIMIT_MEMLOCK.
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err == nil && lim.Cur != unix.RLIM_INFINITY {
+			need := uint64(opts.Socket.UMEMBytes()) * uint64(ifaces) // at least one queue each
+			if lim.Cur < need {
+				missing = append(missing, fmt.Sprintf("CAP_IPC_LOCK (or RLIMIT_MEMLOCK >= %d KiB per queue, now %d KiB) to lock the UMEM", opts.Socket.UMEMBytes()>>10, lim.Cur>>10))
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing privileges: %s", strings.Join(missing, ", "))
+	}
+	fd, err := unix.Socket(unix.AF_XDP, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("kernel without AF_XDP sockets (CONFIG_XDP_SOCKETS): %w", err)
+	}
+	unix.Close(fd)
+	return nil
+}
+
+func effectiveCaps() (uint64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "CapEff:"); ok {
+			return strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+		}
+	}
+	return 0, fmt.Errorf("no CapEff in /proc/self/status")
+}

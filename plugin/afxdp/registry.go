@@ -1,0 +1,256 @@
+package afxdp
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/coredns/coredns/core/dnsserver"
+
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+)
+
+// closeGrace bounds how long closing an interface waits for queries already
+// received (slow misses) before it frees the sockets.
+const closeGrace = 2 * time.Second
+
+// handoverWait bounds how long a retiring generation keeps its server on a
+// listener that the new generation will take over, waiting for the new one.
+const handoverWait = 2 * time.Second
+
+// registry is process-wide: one entry per interface, shared by every
+// generation that claims it, so that a reload swaps servers and keeps the
+// program, the sockets and their queues running.
+type registry struct {
+	mu     sync.Mutex
+	ifaces map[string]*iface
+	gens   map[*generation]bool // started and not yet stopped
+}
+
+var reg = &registry{ifaces: map[string]*iface{}, gens: map[*generation]bool{}}
+
+// iface is one interface's datapath and the CoreDNS listeners it serves.
+type iface struct {
+	name      string
+	opts      datapath.Options
+	dp        *datapath.Interface
+	bridge    *bridge
+	refs      map[*generation]bool
+	listeners map[listenKey]*listener
+	watch     *addrWatch
+}
+
+// acquire makes g a user of the claimed interface, opening it if no
+// generation has, or reopening it if the settings changed. A reopen loses no
+// query: the filter passes to the kernel listener while sockets are swapped.
+func (r *registry) acquire(g *generation, cl *claim) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gens[g] = true
+	f := r.ifaces[cl.name]
+	if f != nil && !sameOptions(f.opts, cl.opts) {
+		log.Infof("interface %s: settings changed, reopening", cl.name)
+		f.dp.Close(closeGrace)
+		f.dp = nil
+	}
+	if f == nil {
+		f = &iface{name: cl.name, bridge: newBridge(), refs: map[*generation]bool{}, listeners: map[listenKey]*listener{}}
+	}
+	if f.dp == nil {
+		dp, err := datapath.Open(cl.name, cl.opts, f.bridge)
+		if err != nil {
+			if len(f.refs) > 0 { // a failed reopen: the old generation loses it too
+				f.stopWatch()
+				delete(r.ifaces, cl.name)
+			}
+			return err
+		}
+		f.dp, f.opts = dp, cl.opts
+		log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", cl.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
+		r.reconcile(f)
+	}
+	if f.watch == nil {
+		f.watch = watchAddrs(func() { r.addrsChanged(cl.name) })
+	}
+	f.refs[g] = true
+	r.ifaces[cl.name] = f
+	return nil
+}
+
+func copyMode(zc bool) string {
+	if zc {
+		return "zero-copy"
+	}
+	return "copy mode"
+}
+
+// setListener points a listener at the server g just started. It replaces
+// the previous generation's server for that listener at once.
+func (r *registry) setListener(g *generation, name string, k listenKey, s *dnsserver.Server) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.ifaces[name]
+	if f == nil || !f.refs[g] {
+		return nil // g was released meanwhile
+	}
+	f.listeners[k] = newListener(k, s, g)
+	return r.reconcile(f)
+}
+
+func (r *registry) hasListener(g *generation, name string, k listenKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.ifaces[name]
+	return f != nil && f.listeners[k] != nil && f.listeners[k].gen == g
+}
+
+func (r *registry) live(g *generation) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gens[g]
+}
+
+// release drops g from every interface. Its listeners that a newer live
+// generation also claims stay until that one's server arrives (bounded), so
+// a reload hands over without a gap; others go back to the kernel. An
+// interface nobody uses any more is closed.
+func (r *registry) release(g *generation) {
+	deadline := time.Now().Add(handoverWait)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.gens, g)
+	for r.awaitingHandover(g) && time.Now().Before(deadline) {
+		r.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		r.mu.Lock()
+	}
+	for name, f := range r.ifaces {
+		if !f.refs[g] {
+			continue
+		}
+		delete(f.refs, g)
+		for k, l := range f.listeners {
+			if l.gen == g {
+				delete(f.listeners, k)
+			}
+		}
+		if len(f.refs) > 0 {
+			r.reconcile(f)
+			continue
+		}
+		f.stopWatch()
+		if err := f.dp.Close(closeGrace); err != nil {
+			log.Errorf("interface %s: closing: %v", name, err)
+		}
+		delete(r.ifaces, name)
+	}
+}
+
+// awaitingHandover: does g still own a listener that another live
+// generation expects to take over?
+func (r *registry) awaitingHandover(g *generation) bool {
+	for name, f := range r.ifaces {
+		for k, l := range f.listeners {
+			if l.gen != g {
+				continue
+			}
+			for other := range f.refs {
+				if other != g && r.gens[other] && other.claims[name] != nil && other.claims[name].keys[k] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// releaseAllBut releases every generation except g.
+func (r *registry) releaseAllBut(g *generation) {
+	r.mu.Lock()
+	var others []*generation
+	for o := range r.gens {
+		if o != g {
+			others = append(others, o)
+		}
+	}
+	r.mu.Unlock()
+	for _, o := range others {
+		r.release(o)
+	}
+}
+
+func (r *registry) addrsChanged(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.ifaces[name]; f != nil && f.dp != nil {
+		if err := r.reconcile(f); err != nil {
+			log.Errorf("interface %s: updating served addresses: %v", name, err)
+		}
+	}
+}
+
+// reconcile makes the filter serve exactly the addresses and ports of f's
+// listeners and publishes the new routing table. Stale entries go first
+// (back to the kernel), the table next, new entries last, so a redirected
+// query always finds its server.
+func (r *registry) reconcile(f *iface) error {
+	want := map[netip.AddrPort]bool{}
+	addrs := interfaceAddrs(f.name)
+	for k := range f.listeners {
+		switch k.scope {
+		case scopeHost:
+			want[netip.AddrPortFrom(k.host, k.port)] = true
+		default:
+			for _, a := range addrs {
+				if k.scope == scopeAll || a.Is4() {
+					want[netip.AddrPortFrom(a, k.port)] = true
+				}
+			}
+		}
+	}
+	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for _, ap := range f.dp.Served() {
+		if !want[ap] {
+			keep(f.dp.Unserve(ap))
+		}
+	}
+	f.bridge.table.Store(newTable(f.listeners))
+	for ap := range want {
+		keep(f.dp.Serve(ap))
+	}
+	return firstErr
+}
+
+// interfaceAddrs lists the interface's unicast addresses.
+func interfaceAddrs(name string) []netip.Addr {
+	nif, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil
+	}
+	as, err := nif.Addrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range as {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out
+}
+
+func (f *iface) stopWatch() {
+	if f.watch != nil {
+		f.watch.stop()
+		f.watch = nil
+	}
+}

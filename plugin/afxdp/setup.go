@@ -1,0 +1,181 @@
+package afxdp
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+
+	"github.com/coredns/caddy"
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
+	clog "github.com/coredns/coredns/plugin/pkg/log"
+	"github.com/coredns/coredns/plugin/pkg/transport"
+	"github.com/miekg/dns"
+
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
+)
+
+const pluginName = "afxdp"
+
+var log = clog.NewWithPlugin(pluginName)
+
+func init() { plugin.Register(pluginName, setup) }
+
+// setup parses one server block's afxdp directive and records its claim on
+// the Corefile's generation. It allocates nothing: a reload may run setup
+// and then fail; resources are opened in OnStartup.
+func setup(c *caddy.Controller) error {
+	ifaces, opts, err := parse(c)
+	if err != nil {
+		return plugin.Error(pluginName, err)
+	}
+	cfg := dnsserver.GetConfig(c)
+	if cfg.Transport != transport.DNS {
+		return plugin.Error(pluginName, c.Errf("serves plain DNS over UDP; this server block uses %s://", cfg.Transport))
+	}
+	if err := checkPrivileges(opts, len(ifaces)); err != nil {
+		return plugin.Error(pluginName, c.Errf("%v", err))
+	}
+	g := generationOf(c)
+	for _, name := range ifaces {
+		if err := g.claim(name, opts, cfg, fmt.Sprintf("%s:%d", c.File(), c.Line())); err != nil {
+			return plugin.Error(pluginName, c.Errf("%v", err))
+		}
+	}
+	// The decorator hook is the one place a plugin is handed the live
+	// *dnsserver.Server; chain any decorator set before ours (e.g. shed).
+	prev := cfg.UDPDecorateWriterFunc
+	cfg.UDPDecorateWriterFunc = func(s *dnsserver.Server) dns.DecorateWriter {
+		g.serverStarted(s)
+		if prev != nil {
+			return prev(s)
+		}
+		return nil
+	}
+	return nil
+}
+
+// parse reads
+//
+//	afxdp IFACE [IFACE...] {
+//	    queues all|N [N...]
+//	    xdp_mode auto|native|generic
+//	    bind_mode auto|zerocopy|copy
+//	    frames N
+//	    frame_size 2048|4096
+//	    ring_size N
+//	    batch N
+//	    workers N
+//	    pending N
+//	}
+func parse(c *caddy.Controller) ([]string, datapath.Options, error) {
+	opts := datapath.DefaultOptions()
+	var ifaces []string
+	for c.Next() {
+		if len(ifaces) > 0 {
+			return nil, opts, c.Err("afxdp may appear once per server block; name several interfaces on one line")
+		}
+		ifaces = c.RemainingArgs()
+		if len(ifaces) == 0 {
+			return nil, opts, c.Err("needs at least one interface name, e.g. 'afxdp eth0'")
+		}
+		for k, name := range ifaces {
+			if slices.Contains(ifaces[:k], name) {
+				return nil, opts, c.Errf("interface %s named twice", name)
+			}
+			if _, err := net.InterfaceByName(name); err != nil {
+				return nil, opts, c.Errf("unknown interface %q: %v", name, err)
+			}
+		}
+		for c.NextBlock() {
+			if err := parseOption(c, &opts); err != nil {
+				return nil, opts, err
+			}
+		}
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, opts, c.Errf("%v", err)
+	}
+	return ifaces, opts, nil
+}
+
+func parseOption(c *caddy.Controller, o *datapath.Options) error {
+	opt := c.Val()
+	args := c.RemainingArgs()
+	if len(args) == 0 {
+		return c.Errf("option %s needs a value", opt)
+	}
+	var err error
+	switch opt {
+	case "queues":
+		o.Queues, err = parseQueues(args)
+	case "xdp_mode":
+		err = oneArg(c, args)
+		if err == nil {
+			o.XDPMode, err = bpf.ParseMode(args[0])
+		}
+	case "bind_mode":
+		err = oneArg(c, args)
+		if err == nil {
+			o.Socket.Bind, err = xsk.ParseBindMode(args[0])
+		}
+	case "frames":
+		err = intArg(c, args, &o.Socket.Frames)
+	case "frame_size":
+		err = intArg(c, args, &o.Socket.FrameSize)
+	case "ring_size":
+		err = intArg(c, args, &o.Socket.RingSize)
+	case "batch":
+		err = intArg(c, args, &o.Batch)
+	case "workers":
+		err = intArg(c, args, &o.MaxWorkers)
+	case "pending":
+		err = intArg(c, args, &o.MaxPending)
+	default:
+		return c.Errf("unknown option %q", opt)
+	}
+	if err != nil {
+		return c.Errf("%s: %v", opt, err)
+	}
+	return nil
+}
+
+func parseQueues(args []string) ([]int, error) {
+	if len(args) == 1 && args[0] == "all" {
+		return nil, nil
+	}
+	var qs []int
+	for _, a := range args {
+		q, err := strconv.Atoi(a)
+		if err != nil || q < 0 || q >= bpf.MaxQueues {
+			return nil, fmt.Errorf("%q is not a queue number in [0, %d) or 'all'", a, bpf.MaxQueues)
+		}
+		if slices.Contains(qs, q) {
+			return nil, fmt.Errorf("queue %d named twice", q)
+		}
+		qs = append(qs, q)
+	}
+	return qs, nil
+}
+
+func oneArg(c *caddy.Controller, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("takes one value, got %d", len(args))
+	}
+	return nil
+}
+
+func intArg(c *caddy.Controller, args []string, dst *int) error {
+	if err := oneArg(c, args); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil || n <= 0 {
+		return fmt.Errorf("%q is not a positive number", args[0])
+	}
+	*dst = n
+	return nil
+}
