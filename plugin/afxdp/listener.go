@@ -61,6 +61,10 @@ func keyOf(hostport string) (listenKey, error) {
 		return listenKey{}, fmt.Errorf("listener %q: host is not an address", hostport)
 	}
 	addr = addr.Unmap()
+	if addr == netip.IPv6Unspecified() { // "::" spelled otherwise, e.g. "0::0"
+		k.scope = scopeAll
+		return k, nil
+	}
 	if addr == netip.IPv4Unspecified() {
 		k.scope = scopeV4
 		return k, nil

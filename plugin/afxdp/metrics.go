@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/coredns/coredns/plugin"
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,8 +69,61 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		collectInterface(ch, name, f)
 		for _, s := range f.dp.Stats() {
+			f.base.addQueue(&s)
 			collectQueue(ch, name, &s)
 		}
+	}
+}
+
+// totals are the final counts of datapaths closed when a reload reopened an
+// interface; they are added to the live ones so that no counter goes back.
+type totals struct {
+	filter bpf.Counters
+	queues map[int]datapath.QueueStats
+}
+
+// keep closes dp and remembers its counts.
+func (t *totals) keep(dp *datapath.Interface, grace time.Duration) {
+	c, err := dp.FilterCounters()
+	if err := dp.Close(grace); err != nil {
+		log.Errorf("interface %s: closing: %v", dp.Name(), err)
+	}
+	if err == nil {
+		for i := range c {
+			t.filter[i] += c[i]
+		}
+	}
+	if t.queues == nil {
+		t.queues = map[int]datapath.QueueStats{}
+	}
+	for _, s := range dp.Stats() {
+		b := t.queues[s.Queue]
+		b.RxFrames += s.RxFrames
+		b.RxBytes += s.RxBytes
+		b.TxFrames += s.TxFrames
+		b.TxBytes += s.TxBytes
+		b.Handoffs += s.Handoffs
+		for i := range s.Drops {
+			b.Drops[i] += s.Drops[i]
+		}
+		t.queues[s.Queue] = b
+	}
+}
+
+// addQueue adds the closed datapaths' counts to a live snapshot. The
+// kernel's socket statistics start again with each socket.
+func (t *totals) addQueue(s *datapath.QueueStats) {
+	b, ok := t.queues[s.Queue]
+	if !ok {
+		return
+	}
+	s.RxFrames += b.RxFrames
+	s.RxBytes += b.RxBytes
+	s.TxFrames += b.TxFrames
+	s.TxBytes += b.TxBytes
+	s.Handoffs += b.Handoffs
+	for i := range s.Drops {
+		s.Drops[i] += b.Drops[i]
 	}
 }
 
@@ -81,6 +135,9 @@ func collectInterface(ch chan<- prometheus.Metric, name string, f *iface) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, l...)...)
 	}
 	if c, err := f.dp.FilterCounters(); err == nil {
+		for i := range c {
+			c[i] += f.base.filter[i]
+		}
 		counter(xdpRedirected, c[bpf.Redirect])
 		for i := range c {
 			if bpf.Counter(i) != bpf.Redirect {

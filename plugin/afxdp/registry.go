@@ -39,6 +39,7 @@ type iface struct {
 	refs      map[*generation]bool
 	listeners map[listenKey]*listener
 	watch     *addrWatch
+	base      totals // counts of datapaths closed by a reopen, so metrics stay monotonic
 }
 
 // acquire makes g a user of the claimed interface, opening it if no
@@ -51,7 +52,7 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f := r.ifaces[cl.name]
 	if f != nil && !sameOptions(f.opts, cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
-		f.dp.Close(closeGrace)
+		f.base.keep(f.dp, closeGrace)
 		f.dp = nil
 	}
 	if f == nil {

@@ -28,7 +28,7 @@ func init() { plugin.Register(pluginName, setup) }
 // the Corefile's generation. It allocates nothing: a reload may run setup
 // and then fail; resources are opened in OnStartup.
 func setup(c *caddy.Controller) error {
-	ifaces, opts, err := parse(c)
+	ifaces, opts, line, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
@@ -41,8 +41,8 @@ func setup(c *caddy.Controller) error {
 	}
 	g := generationOf(c)
 	for _, name := range ifaces {
-		if err := g.claim(name, opts, cfg, fmt.Sprintf("%s:%d", c.File(), c.Line())); err != nil {
-			return plugin.Error(pluginName, c.Errf("%v", err))
+		if err := g.claim(name, opts, cfg, fmt.Sprintf("%s:%d", c.File(), line)); err != nil {
+			return plugin.Error(pluginName, errAt(c, line, err))
 		}
 	}
 	// The decorator hook is the one place a plugin is handed the live
@@ -71,35 +71,45 @@ func setup(c *caddy.Controller) error {
 //	    workers N
 //	    pending N
 //	}
-func parse(c *caddy.Controller) ([]string, datapath.Options, error) {
-	opts := datapath.DefaultOptions()
-	var ifaces []string
+//
+// It returns the directive's line, where errors that concern the whole
+// directive are reported.
+func parse(c *caddy.Controller) (ifaces []string, opts datapath.Options, line int, err error) {
+	opts = datapath.DefaultOptions()
 	for c.Next() {
 		if len(ifaces) > 0 {
-			return nil, opts, c.Err("afxdp may appear once per server block; name several interfaces on one line")
+			return nil, opts, line, c.Err("afxdp may appear once per server block; name several interfaces on one line")
 		}
+		line = c.Line()
 		ifaces = c.RemainingArgs()
 		if len(ifaces) == 0 {
-			return nil, opts, c.Err("needs at least one interface name, e.g. 'afxdp eth0'")
+			return nil, opts, line, c.Err("needs at least one interface name, e.g. 'afxdp eth0'")
 		}
 		for k, name := range ifaces {
 			if slices.Contains(ifaces[:k], name) {
-				return nil, opts, c.Errf("interface %s named twice", name)
+				return nil, opts, line, c.Errf("interface %s named twice", name)
 			}
 			if _, err := net.InterfaceByName(name); err != nil {
-				return nil, opts, c.Errf("unknown interface %q: %v", name, err)
+				return nil, opts, line, c.Errf("unknown interface %q: %v", name, err)
 			}
 		}
 		for c.NextBlock() {
 			if err := parseOption(c, &opts); err != nil {
-				return nil, opts, err
+				return nil, opts, line, err
 			}
 		}
 	}
+	// Settings valid alone but not together: the directive's line.
 	if err := opts.Validate(); err != nil {
-		return nil, opts, c.Errf("%v", err)
+		return nil, opts, line, errAt(c, line, err)
 	}
-	return ifaces, opts, nil
+	return ifaces, opts, line, nil
+}
+
+// errAt formats err as caddy's c.Errf does, for another line than the
+// current token's.
+func errAt(c *caddy.Controller, line int, err error) error {
+	return fmt.Errorf("%s:%d - Error during parsing: %v", c.File(), line, err)
 }
 
 func parseOption(c *caddy.Controller, o *datapath.Options) error {
@@ -112,6 +122,7 @@ func parseOption(c *caddy.Controller, o *datapath.Options) error {
 	switch opt {
 	case "queues":
 		o.Queues, err = parseQueues(args)
+		slices.Sort(o.Queues) // settings compare equal whatever the order
 	case "xdp_mode":
 		err = oneArg(c, args)
 		if err == nil {
@@ -123,11 +134,17 @@ func parseOption(c *caddy.Controller, o *datapath.Options) error {
 			o.Socket.Bind, err = xsk.ParseBindMode(args[0])
 		}
 	case "frames":
-		err = intArg(c, args, &o.Socket.Frames)
+		if err = intArg(c, args, &o.Socket.Frames); err == nil {
+			err = xsk.CheckFrames(o.Socket.Frames)
+		}
 	case "frame_size":
-		err = intArg(c, args, &o.Socket.FrameSize)
+		if err = intArg(c, args, &o.Socket.FrameSize); err == nil {
+			err = xsk.CheckFrameSize(o.Socket.FrameSize)
+		}
 	case "ring_size":
-		err = intArg(c, args, &o.Socket.RingSize)
+		if err = intArg(c, args, &o.Socket.RingSize); err == nil {
+			err = xsk.CheckRingSize(o.Socket.RingSize)
+		}
 	case "batch":
 		err = intArg(c, args, &o.Batch)
 	case "workers":

@@ -226,4 +226,3 @@ func TestSlowUpstreamDoesNotStallHits(t *testing.T) {
 		t.Errorf("slow miss: %v", err)
 	}
 }
-

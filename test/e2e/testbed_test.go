@@ -49,6 +49,7 @@ func buildAndRun(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	os.Chmod(dir, 0o755) // runnable by an unprivileged user too
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "coredns")
 	if out, err := exec.Command("go", "build", "-o", binary, "../../build").CombinedOutput(); err != nil {
@@ -129,13 +130,29 @@ func (tb *testbed) start(ns *netns.NS, corefile string) *coredns {
 
 // launch starts coredns without waiting for it.
 func (tb *testbed) launch(ns *netns.NS, corefile string) *coredns {
+	return tb.launchAs(ns, corefile, "")
+}
+
+// launchAs starts coredns as another user (with no capabilities), or as
+// root when user is "".
+func (tb *testbed) launchAs(ns *netns.NS, corefile, user string) *coredns {
 	tb.t.Helper()
-	file := filepath.Join(tb.t.TempDir(), "Corefile")
+	dir, err := os.MkdirTemp("", "afxdp-corefile-")
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755) // readable by an unprivileged user too
+	tb.t.Cleanup(func() { os.RemoveAll(dir) })
+	file := filepath.Join(dir, "Corefile")
 	if err := os.WriteFile(file, []byte(corefile), 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
 	c := &coredns{t: tb.t, ns: ns, file: file, exited: make(chan struct{})}
-	c.cmd = ns.Command(binary, "-conf", file)
+	args := []string{binary, "-conf", file}
+	if user != "" {
+		args = append([]string{"setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups", "--inh-caps=-all"}, args...)
+	}
+	c.cmd = ns.Command(args...)
 	pr, pw := io.Pipe()
 	c.cmd.Stdout, c.cmd.Stderr = pw, pw
 	if err := c.cmd.Start(); err != nil {

@@ -57,17 +57,37 @@ var DefaultConfig = Config{Frames: 4096, FrameSize: 2048, RingSize: 2048}
 
 // Validate checks what the kernel would otherwise refuse with a bare EINVAL.
 func (c Config) Validate() error {
-	if c.FrameSize != 2048 && c.FrameSize != 4096 {
-		return fmt.Errorf("frame size %d: must be 2048 or 4096", c.FrameSize)
-	}
-	if !pow2(c.RingSize) || c.RingSize < 64 || c.RingSize > 1<<16 {
-		return fmt.Errorf("ring size %d: must be a power of two in [64, 65536]", c.RingSize)
+	for _, err := range []error{CheckFrameSize(c.FrameSize), CheckRingSize(c.RingSize), CheckFrames(c.Frames)} {
+		if err != nil {
+			return err
+		}
 	}
 	if c.Frames < 2*c.RingSize {
 		return fmt.Errorf("%d frames: need at least 2x the ring size (%d) to keep both fill and TX rings full", c.Frames, 2*c.RingSize)
 	}
-	if c.Frames > 1<<20 {
-		return fmt.Errorf("%d frames: at most %d", c.Frames, 1<<20)
+	return nil
+}
+
+// CheckFrameSize checks a frame size on its own (aligned UMEM chunks).
+func CheckFrameSize(n int) error {
+	if n != 2048 && n != 4096 {
+		return fmt.Errorf("frame size %d: must be 2048 or 4096", n)
+	}
+	return nil
+}
+
+// CheckRingSize checks a ring size on its own.
+func CheckRingSize(n int) error {
+	if !pow2(n) || n < 64 || n > 1<<16 {
+		return fmt.Errorf("ring size %d: must be a power of two in [64, 65536]", n)
+	}
+	return nil
+}
+
+// CheckFrames checks a frame count on its own.
+func CheckFrames(n int) error {
+	if n > 1<<20 {
+		return fmt.Errorf("%d frames: at most %d", n, 1<<20)
 	}
 	return nil
 }

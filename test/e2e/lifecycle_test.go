@@ -1,0 +1,187 @@
+package e2e
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// load sends queries from the client at a steady pace for d: `senders`
+// sockets, each sending one query per `every` and waiting (up to 2 s, no
+// retry) for its answer. A query without an answer is lost.
+type load struct {
+	sent, answered atomic.Int64
+	firstErr       atomic.Value
+	wait           func()
+}
+
+func (tb *testbed) steadyLoad(d time.Duration, senders int, every time.Duration) *load {
+	tb.t.Helper()
+	l := &load{}
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for s := range senders {
+		var conn net.Conn
+		if err := tb.cli.Do(func() (err error) {
+			conn, err = net.Dial("udp", fmt.Sprintf("%s:53", srv4))
+			return err
+		}); err != nil {
+			tb.t.Fatal(err)
+		}
+		wg.Go(func() {
+			dc := &dns.Conn{Conn: conn}
+			defer dc.Close()
+			m := new(dns.Msg)
+			for n := 0; time.Now().Before(stop); n++ {
+				next := time.Now().Add(every)
+				m.SetQuestion(fmt.Sprintf("h%d.example.org.", (s*7919+n)%1000), dns.TypeA)
+				l.sent.Add(1)
+				dc.SetDeadline(time.Now().Add(2 * time.Second))
+				err := dc.WriteMsg(m)
+				var r *dns.Msg
+				for err == nil {
+					if r, err = dc.ReadMsg(); err == nil && r.Id == m.Id {
+						break
+					}
+				}
+				if err == nil && r.Rcode == dns.RcodeSuccess {
+					l.answered.Add(1)
+				} else if err != nil {
+					l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %v", m.Question[0].Name, err))
+				}
+				time.Sleep(time.Until(next))
+			}
+		})
+	}
+	tb.t.Cleanup(wg.Wait)
+	l.wait = wg.Wait
+	return l
+}
+
+func (l *load) lost() int64 { return l.sent.Load() - l.answered.Load() }
+
+// TestReloadLosesNothing reloads twice under a steady stream: once with the
+// same Corefile (servers are swapped, sockets kept) and once with changed
+// afxdp settings (the interface is reopened while the kernel answers).
+func TestReloadLosesNothing(t *testing.T) {
+	tb := newTestbed(t, 2)
+	const corefile = `.:53 {
+    afxdp veth-s {
+        batch %d
+    }
+    file %s example.org
+    prometheus 127.0.0.1:9153
+}
+`
+	srv := tb.start(tb.srv, fmt.Sprintf(corefile, 64, zone))
+	tb.waitAFXDP(srv4)
+	before := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
+
+	l := tb.steadyLoad(4*time.Second, 4, time.Millisecond)
+	time.Sleep(time.Second)
+	srv.signal(syscall.SIGUSR1)
+	time.Sleep(time.Second)
+	if err := os.WriteFile(srv.file, fmt.Appendf(nil, corefile, 32, zone), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.signal(syscall.SIGUSR1)
+	l.wait()
+
+	t.Logf("sent %d, answered %d", l.sent.Load(), l.answered.Load())
+	if n := strings.Count(srv.output(), "Reloading complete"); n != 2 {
+		t.Errorf("%d reloads completed, want 2:\n%s", n, srv.output())
+	}
+	if !strings.Contains(srv.output(), "settings changed, reopening") {
+		t.Errorf("second reload did not reopen the interface:\n%s", srv.output())
+	}
+	if l.lost() != 0 {
+		t.Errorf("lost %d of %d queries across reloads (first: %v)", l.lost(), l.sent.Load(), l.firstErr.Load())
+	}
+	after := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
+	if os.Getenv("AFXDP_DEBUG") != "" {
+		t.Log(tb.metrics(tb.srv, 9153))
+	}
+	if after-before < float64(l.sent.Load())/2 {
+		t.Errorf("only %v of %d queries went through AF_XDP", after-before, l.sent.Load())
+	}
+	// Still served through AF_XDP after the reloads.
+	r1 := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
+	tb.ask(srv4, "www.example.org.", dns.TypeA)
+	if r2 := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total"); r2 != r1+1 {
+		t.Errorf("after the reloads a query was not redirected (%v -> %v)", r1, r2)
+	}
+}
+
+func TestShutdownDetaches(t *testing.T) {
+	tb := newTestbed(t, 2)
+	srv := tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n}\n", zone))
+	tb.waitAFXDP(srv4)
+	if !tb.xdpAttached() {
+		t.Fatal("no XDP program on veth-s while serving")
+	}
+	srv.signal(syscall.SIGTERM)
+	if code := srv.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+	if tb.xdpAttached() {
+		t.Error("XDP program left on veth-s after SIGTERM")
+	}
+}
+
+func TestKillLeavesNoProgram(t *testing.T) {
+	tb := newTestbed(t, 2)
+	srv := tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n}\n", zone))
+	tb.waitAFXDP(srv4)
+	srv.signal(syscall.SIGKILL)
+	srv.waitExit(10 * time.Second)
+	for end := time.Now().Add(3 * time.Second); tb.xdpAttached() && time.Now().Before(end); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if tb.xdpAttached() {
+		t.Error("XDP program left on veth-s after SIGKILL")
+	}
+}
+
+func TestStartupErrors(t *testing.T) {
+	tb := newTestbed(t, 2)
+	cases := []struct {
+		name, corefile, want string
+		user                 bool
+	}{
+		{"unknown interface", ".:53 {\n    whoami\n    afxdp nosuch0\n}\n", `Corefile:3 - Error during parsing: unknown interface "nosuch0"`, false},
+		{"unknown option", ".:53 {\n    afxdp veth-s {\n        turbo on\n    }\n}\n", `Corefile:3 - Error during parsing: unknown option "turbo"`, false},
+		{"bad value", ".:53 {\n    afxdp veth-s {\n        ring_size 1000\n    }\n}\n", `Corefile:3 - Error during parsing: ring_size: ring size 1000`, false},
+		{"claimed twice", "a.example:53 {\n    afxdp veth-s\n    whoami\n}\nb.example:53 {\n    afxdp veth-s {\n        batch 8\n    }\n    whoami\n}\n",
+			`Corefile:6 - Error during parsing: interface veth-s claimed twice with different settings (first at /`, false},
+		{"not plain dns", "tls://.:853 {\n    afxdp veth-s\n    whoami\n}\n", `serves plain DNS over UDP`, false},
+		{"no privileges", ".:5300 {\n    afxdp veth-s\n    whoami\n}\n", `Corefile:2 - Error during parsing: missing privileges: CAP_NET_ADMIN`, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tb.t = t
+			var srv *coredns
+			if c.user {
+				srv = tb.launchAs(tb.srv, c.corefile, "nobody")
+			} else {
+				srv = tb.launch(tb.srv, c.corefile)
+			}
+			if code := srv.waitExit(10 * time.Second); code == 0 {
+				t.Fatalf("exit code 0 for a bad configuration:\n%s", srv.output())
+			}
+			if !strings.Contains(srv.output(), c.want) {
+				t.Errorf("output lacks %q:\n%s", c.want, srv.output())
+			}
+		})
+	}
+	if tb.xdpAttached() {
+		t.Error("a failed start left an XDP program on veth-s")
+	}
+}
