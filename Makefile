@@ -32,6 +32,10 @@ FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugin/afxdp/frame/
 
+# Bounded: the script stops every load itself; the timeout is a backstop.
+bench: deps
+	timeout 900 ./bench/bench.sh
+
 generate:
 	@command -v clang >/dev/null && [ -e /usr/include/bpf/bpf_helpers.h ] || \
 		(apt-get update && apt-get install -y --no-install-recommends clang llvm libbpf-dev)
