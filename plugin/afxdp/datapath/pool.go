@@ -20,6 +20,8 @@ type pool struct {
 	workers    int
 	maxWorkers int
 	closed     bool
+	starved    bool          // the receive loop waits for a free slot
+	slotFreed  chan struct{} // wakes it
 
 	serve func(*Request)
 	flush func()
@@ -28,6 +30,7 @@ type pool struct {
 
 func (p *pool) init(slots, maxWorkers, bufSize int, q *queue) {
 	p.cond.L = &p.mu
+	p.slotFreed = make(chan struct{}, 1)
 	p.ring = make([]*Request, slots)
 	p.free = make([]*Request, 0, slots)
 	bufs := make([]byte, slots*bufSize)
@@ -52,6 +55,21 @@ func (p *pool) give(rs []*Request) {
 	p.mu.Lock()
 	p.free = append(p.free, rs...)
 	p.mu.Unlock()
+}
+
+// awaitSlot blocks until a slot is free or stop is closed.
+func (p *pool) awaitSlot(stop <-chan struct{}) {
+	p.mu.Lock()
+	if len(p.free) > 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.starved = true
+	p.mu.Unlock()
+	select {
+	case <-p.slotFreed:
+	case <-stop:
+	}
 }
 
 // freeSlots is how many more queries the queue can accept.
@@ -122,6 +140,10 @@ func (p *pool) work() {
 		p.mu.Lock()
 		r.Payload = nil
 		p.free = append(p.free, r)
+		if p.starved {
+			p.starved = false
+			p.slotFreed <- struct{}{}
+		}
 		if p.n == 0 {
 			p.mu.Unlock()
 			p.flush()

@@ -42,8 +42,22 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 	descs := make([]unix.XDPDesc, q.iface.opts.Batch)
 	reqs := make([]*Request, q.iface.opts.Batch)
 	for {
+		free := q.pool.freeSlots()
+		if free == 0 {
+			// Every slot is held by a pending query (misses behind a slow
+			// upstream). Leave the frames in the RX ring rather than drop
+			// them, and hand the queue to the kernel until slots free up.
+			q.handOff(true)
+			q.pool.awaitSlot(stop)
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			continue
+		}
 		err := q.sock.Wait()
-		if n := q.sock.Receive(descs); n > 0 {
+		if n := q.sock.Receive(descs[:min(len(descs), free)]); n > 0 {
 			q.receive(descs[:n], reqs)
 			q.sock.Refill(descs[:n])
 			continue

@@ -46,10 +46,9 @@ func (r *Request) Interface() string { return r.q.iface.name }
 // MaxReply is the largest reply payload that goes out in one frame: bounded
 // by the UMEM frame and by the interface MTU (the datapath never fragments).
 func (r *Request) MaxReply() int {
-	h := r.Header.Reply()
-	hl := h.Len()
+	hl := r.Header.Len() // the reply's headers: Len counts no IPv4 options
 	l2 := 14
-	if h.VLANProto != 0 {
+	if r.Header.VLANProto != 0 {
 		l2 = 18
 	}
 	return min(r.q.sock.FrameSize()-hl, r.q.iface.mtu-(hl-l2))

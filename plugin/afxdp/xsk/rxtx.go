@@ -56,7 +56,7 @@ func (s *Socket) Wait() error {
 	if s.rx.avail() > 0 {
 		return nil
 	}
-	err := s.raw.Read(func(uintptr) bool { return s.rx.avail() > 0 })
+	err := s.raw.Read(s.ready)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return ErrInterrupted
 	}

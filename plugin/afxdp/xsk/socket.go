@@ -28,7 +28,8 @@ type Socket struct {
 	rx   descRing
 	tx   descRing
 
-	txFree []uint64 // TX frames not in the TX or completion ring; a stack
+	txFree []uint64           // TX frames not in the TX or completion ring; a stack
+	ready  func(uintptr) bool // Wait's readiness check, made once: no closure per wait
 	closed atomic.Bool
 }
 
@@ -76,6 +77,7 @@ func (s *Socket) setup() error {
 		return fmt.Errorf("AF_XDP socket: %w", err)
 	}
 	s.file = os.NewFile(uintptr(s.fd), fmt.Sprintf("xsk:%d:%d", s.ifindex, s.queue))
+	s.ready = func(uintptr) bool { return s.rx.avail() > 0 }
 	if s.raw, err = s.file.SyscallConn(); err != nil {
 		return fmt.Errorf("AF_XDP socket: %w", err)
 	}
