@@ -35,7 +35,7 @@ func Load() (*Filter, error) {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("loading the XDP filter: kernel lacks BPF support: %w", err)
 		}
-		return nil, fmt.Errorf("loading the XDP filter (needs CAP_BPF and CAP_NET_ADMIN, or root): %w", err)
+		return nil, fmt.Errorf("loading the XDP filter (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root): %w", err)
 	}
 	return f, nil
 }

@@ -37,6 +37,9 @@ func (f Frame) Build() []byte {
 	binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
 	copy(l4[8:], f.Payload)
 
+	if proto == 17 {
+		binary.BigEndian.PutUint16(l4[6:], UDPChecksum(f.SrcIP, f.DstIP, l4))
+	}
 	var l3 []byte
 	etherType := uint16(0x0800)
 	if f.DstIP.Is6() {
@@ -44,9 +47,6 @@ func (f Frame) Build() []byte {
 		l3 = ipv6(f, proto, l4)
 	} else {
 		l3 = ipv4(f, proto, l4)
-	}
-	if proto == 17 {
-		binary.BigEndian.PutUint16(l4[6:], UDPChecksum(f.SrcIP, f.DstIP, l4))
 	}
 	if f.EtherType != 0 {
 		etherType = f.EtherType

@@ -80,7 +80,7 @@ func (g *generation) start() error {
 			}
 		}
 		if err := reg.acquire(g, cl); err != nil {
-			return fmt.Errorf("%s - afxdp: interface %s: %v", cl.where, cl.name, err)
+			return fmt.Errorf("%s - afxdp: %v", cl.where, err) // the error names the interface
 		}
 	}
 	go g.checkDelivered(5 * time.Second)

@@ -18,13 +18,14 @@ const (
 	capNetRaw   = 13
 	capIPCLock  = 14
 	capSysAdmin = 21
+	capPerfmon  = 38
 	capBPF      = 39
 )
 
 // checkPrivileges says which capability is missing before anything is
 // opened, so that the Corefile line gets a clear error instead of an EPERM
 // from deep inside the kernel. It also probes for AF_XDP support.
-func checkPrivileges(opts datapath.Options, ifaces int) error {
+func checkPrivileges(opts datapath.Options, queues int) error {
 	eff, err := effectiveCaps()
 	if err != nil {
 		return fmt.Errorf("reading capabilities: %w", err)
@@ -40,13 +41,19 @@ func checkPrivileges(opts datapath.Options, ifaces int) error {
 	if !has(capBPF) && !has(capSysAdmin) {
 		missing = append(missing, "CAP_BPF (load the XDP program and its maps)")
 	}
+	// Without CAP_PERFMON the verifier refuses variable-offset arithmetic
+	// on packet pointers (Spectre v1 hardening), which parsing needs.
+	if !has(capPerfmon) && !has(capSysAdmin) {
+		missing = append(missing, "CAP_PERFMON (the verifier accepts packet parsing only from it)")
+	}
 	if !has(capIPCLock) {
 		// Without CAP_IPC_LOCK every UMEM counts against RLIMIT_MEMLOCK.
 		var lim unix.Rlimit
 		if err := unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim); err == nil && lim.Cur != unix.RLIM_INFINITY {
-			need := uint64(opts.Socket.UMEMBytes()) * uint64(ifaces) // at least one queue each
+			need := uint64(opts.Socket.UMEMBytes()) * uint64(queues)
 			if lim.Cur < need {
-				missing = append(missing, fmt.Sprintf("CAP_IPC_LOCK (or RLIMIT_MEMLOCK >= %d KiB per queue, now %d KiB) to lock the UMEM", opts.Socket.UMEMBytes()>>10, lim.Cur>>10))
+				missing = append(missing, fmt.Sprintf("CAP_IPC_LOCK (or RLIMIT_MEMLOCK >= %d KiB for %d queue(s), now %d KiB) to lock the UMEM",
+					need>>10, queues, lim.Cur>>10))
 			}
 		}
 	}

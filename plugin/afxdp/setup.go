@@ -36,7 +36,7 @@ func setup(c *caddy.Controller) error {
 	if cfg.Transport != transport.DNS {
 		return plugin.Error(pluginName, c.Errf("serves plain DNS over UDP; this server block uses %s://", cfg.Transport))
 	}
-	if err := checkPrivileges(opts, len(ifaces)); err != nil {
+	if err := checkPrivileges(opts, queueCount(ifaces, opts)); err != nil {
 		return plugin.Error(pluginName, c.Errf("%v", err))
 	}
 	g := generationOf(c)
@@ -56,6 +56,22 @@ func setup(c *caddy.Controller) error {
 		return nil
 	}
 	return nil
+}
+
+// queueCount is how many sockets the interfaces will need, for the memory
+// check: the configured queues, or every RX queue the driver reports.
+func queueCount(ifaces []string, opts datapath.Options) int {
+	n := 0
+	for _, name := range ifaces {
+		if opts.Queues != nil {
+			n += len(opts.Queues)
+		} else if q, err := xsk.RXQueues(name); err == nil {
+			n += q
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // parse reads

@@ -28,8 +28,8 @@ import (
 )
 
 var (
-	binary string // the coredns built for this run
-	zone   string // the example zone
+	corednsBin string // the coredns built for this run
+	zone       string // the example zone
 )
 
 var (
@@ -51,8 +51,8 @@ func buildAndRun(m *testing.M) int {
 	}
 	os.Chmod(dir, 0o755) // runnable by an unprivileged user too
 	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "coredns")
-	if out, err := exec.Command("go", "build", "-o", binary, "../../build").CombinedOutput(); err != nil {
+	corednsBin = filepath.Join(dir, "coredns")
+	if out, err := exec.Command("go", "build", "-o", corednsBin, "../../build").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building coredns: %v\n%s", err, out)
 		return 1
 	}
@@ -136,6 +136,12 @@ func (tb *testbed) launch(ns *netns.NS, corefile string) *coredns {
 // launchAs starts coredns as another user (with no capabilities), or as
 // root when user is "".
 func (tb *testbed) launchAs(ns *netns.NS, corefile, user string) *coredns {
+	return tb.launchCaps(ns, corefile, user, nil)
+}
+
+// launchCaps starts coredns as user with exactly the capabilities caps
+// (names as setpriv takes them, e.g. "net_admin"), or as root when user is "".
+func (tb *testbed) launchCaps(ns *netns.NS, corefile, user string, caps []string) *coredns {
 	tb.t.Helper()
 	dir, err := os.MkdirTemp("", "afxdp-corefile-")
 	if err != nil {
@@ -148,9 +154,16 @@ func (tb *testbed) launchAs(ns *netns.NS, corefile, user string) *coredns {
 		tb.t.Fatal(err)
 	}
 	c := &coredns{t: tb.t, ns: ns, file: file, exited: make(chan struct{})}
-	args := []string{binary, "-conf", file}
+	args := []string{corednsBin, "-conf", file}
 	if user != "" {
-		args = append([]string{"setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups", "--inh-caps=-all"}, args...)
+		priv := []string{"setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups", "--inh-caps=-all"}
+		if len(caps) > 0 {
+			// Ambient capabilities survive the exec of a non-root user's
+			// program; they must be inheritable first.
+			priv = []string{"setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups",
+				"--inh-caps=-all," + capList(caps), "--ambient-caps=-all," + capList(caps)}
+		}
+		args = append(priv, args...)
 	}
 	c.cmd = ns.Command(args...)
 	pr, pw := io.Pipe()
@@ -322,3 +335,5 @@ func metric(text, name string, labels ...string) float64 {
 func (tb *testbed) xdpAttached() bool {
 	return strings.Contains(tb.srv.Run("ip", "link", "show", "veth-s"), " xdp")
 }
+
+func addrPort(a netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(a, port) }

@@ -291,3 +291,22 @@ func BenchmarkRoundTrip(b *testing.B) {
 		roundTrip()
 	}
 }
+
+// TestPartialChecksums: a client with TX checksum offload on (veth's
+// default) sends CHECKSUM_PARTIAL packets whose UDP checksum field holds
+// only the pseudo-header sum. They must be answered, not dropped as bad.
+func TestPartialChecksums(t *testing.T) {
+	tb := newTestbed(t)
+	tb.cli.Run("ethtool", "-K", "veth-c", "tx", "on")
+	i := openServing(t, tb, DefaultOptions())
+	for _, server := range []netip.Addr{srv4, srv6} {
+		if _, err := exchange(t, tb, server, "partial.example."); err != nil {
+			t.Fatalf("query to %s with a partial checksum: %v", server, err)
+		}
+	}
+	for _, s := range i.Stats() {
+		if s.Drops[DropChecksum] != 0 {
+			t.Errorf("queue %d dropped %d frames for their checksum", s.Queue, s.Drops[DropChecksum])
+		}
+	}
+}

@@ -35,7 +35,7 @@ func (p *pool) init(slots, maxWorkers, bufSize int, q *queue) {
 	p.free = make([]*Request, 0, slots)
 	bufs := make([]byte, slots*bufSize)
 	for i := range slots {
-		p.free = append(p.free, &Request{q: q, buf: bufs[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]})
+		p.free = append(p.free, &Request{q: q, snd: q, buf: bufs[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]})
 	}
 	p.maxWorkers = maxWorkers
 }

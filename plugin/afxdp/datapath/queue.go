@@ -89,7 +89,11 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 		q.stats.rxBytes.Add(uint64(len(data)))
 		r := reqs[used]
 		payload, err := frame.Decode(data, &r.Header)
-		if err != nil || len(payload) > len(r.buf) {
+		switch {
+		case err == frame.ErrChecksum:
+			q.stats.drops[DropChecksum].Add(1)
+			continue
+		case err != nil || len(payload) > len(r.buf):
 			q.stats.drops[DropDecode].Add(1)
 			continue
 		}
@@ -103,8 +107,24 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 	}
 }
 
-// send builds the reply frame in a free TX frame and puts it on the TX ring.
-func (q *queue) send(h *frame.Header, payload []byte) error {
+// MaxPayload bounds a reply by the UMEM frame and by the interface MTU: the
+// datapath never fragments. A reply's headers are as long as the query's
+// (Len counts no IPv4 options).
+func (q *queue) MaxPayload(h *frame.Header) int {
+	hl := h.Len()
+	l2 := 14
+	if h.VLANProto != 0 {
+		l2 = 18
+	}
+	return min(q.sock.FrameSize()-hl, q.iface.mtu-(hl-l2))
+}
+
+// Send builds the reply frame in a free TX frame and puts it on the TX ring.
+func (q *queue) Send(h *frame.Header, payload []byte) error {
+	if len(payload) > q.MaxPayload(h) {
+		q.stats.drops[DropTooLarge].Add(1)
+		return ErrTooLarge
+	}
 	q.txMu.Lock()
 	defer q.txMu.Unlock()
 	if q.txClosed {

@@ -19,14 +19,29 @@ type HandlerFunc func(r *Request)
 // ServeFrame calls f(r).
 func (f HandlerFunc) ServeFrame(r *Request) { f(r) }
 
+// Sender transmits replies. A queue's TX ring is one; a path that follows
+// the kernel's routing, or a test, can be another.
+type Sender interface {
+	// Send transmits payload to the addressing in h.
+	Send(h *frame.Header, payload []byte) error
+	// MaxPayload is the largest payload Send takes for h.
+	MaxPayload(h *frame.Header) int
+}
+
 // Request is one received query. It and its Payload belong to the datapath
 // again once ServeFrame returns: neither may be kept.
 type Request struct {
 	Header  frame.Header // addressing of the query as received
 	Payload []byte       // the DNS message, copied out of the RX frame
 
-	q   *queue
+	q   *queue // nil for a request made by NewRequest
+	snd Sender
 	buf []byte
+}
+
+// NewRequest makes a request that answers through s, outside any queue.
+func NewRequest(h frame.Header, payload []byte, s Sender) *Request {
+	return &Request{Header: h, Payload: payload, snd: s}
 }
 
 // Errors of Reply; each is also counted as a drop.
@@ -37,31 +52,29 @@ var (
 	ErrClosed   = errors.New("datapath closed")
 )
 
-// Queue is the RX queue the query arrived on.
-func (r *Request) Queue() int { return r.q.id }
-
-// Interface is the name of the interface the query arrived on.
-func (r *Request) Interface() string { return r.q.iface.name }
-
-// MaxReply is the largest reply payload that goes out in one frame: bounded
-// by the UMEM frame and by the interface MTU (the datapath never fragments).
-func (r *Request) MaxReply() int {
-	hl := r.Header.Len() // the reply's headers: Len counts no IPv4 options
-	l2 := 14
-	if r.Header.VLANProto != 0 {
-		l2 = 18
+// Queue is the RX queue the query arrived on, -1 if none.
+func (r *Request) Queue() int {
+	if r.q == nil {
+		return -1
 	}
-	return min(r.q.sock.FrameSize()-hl, r.q.iface.mtu-(hl-l2))
+	return r.q.id
 }
 
-// Reply sends payload to the query's source, from the address and port it
-// was sent to, through the queue's TX ring. The frame goes out when the
-// worker finishes the batch it is in, or at once if it was the last.
-func (r *Request) Reply(payload []byte) error {
-	if len(payload) > r.MaxReply() {
-		r.q.stats.drops[DropTooLarge].Add(1)
-		return ErrTooLarge
+// Interface is the name of the interface the query arrived on.
+func (r *Request) Interface() string {
+	if r.q == nil {
+		return ""
 	}
+	return r.q.iface.name
+}
+
+// MaxReply is the largest reply payload that goes out in one frame.
+func (r *Request) MaxReply() int { return r.snd.MaxPayload(&r.Header) }
+
+// Reply sends payload to the query's source, from the address and port it
+// was sent to. Through a queue, the frame goes out when the worker finishes
+// the batch it is in, or at once if it was the last.
+func (r *Request) Reply(payload []byte) error {
 	h := r.Header.Reply()
-	return r.q.send(&h, payload)
+	return r.snd.Send(&h, payload)
 }

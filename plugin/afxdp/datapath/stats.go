@@ -11,6 +11,7 @@ type Drop int
 
 const (
 	DropDecode     Drop = iota // the frame codec rejected a frame the filter let through
+	DropChecksum               // a bad UDP checksum (the kernel would drop it too)
 	DropOverload               // every pending slot was taken (misses piling up)
 	DropTooLarge               // the reply does not fit in one frame / the MTU
 	DropNoFrame                // every TX frame was in flight
@@ -19,7 +20,7 @@ const (
 	NumDrops
 )
 
-var dropNames = [NumDrops]string{"decode", "overload", "too_large", "no_free_frame", "tx_ring_full", "tx_error"}
+var dropNames = [NumDrops]string{"decode", "checksum", "overload", "too_large", "no_free_frame", "tx_ring_full", "tx_error"}
 
 func (d Drop) String() string { return dropNames[d] }
 

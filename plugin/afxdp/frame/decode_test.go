@@ -143,6 +143,7 @@ func TestDecodeTrailingBytes(t *testing.T) {
 		t.Fatalf("with Ethernet padding: %x, %v", payload, err)
 	}
 	binary.BigEndian.PutUint16(b[offUDP+4:], uint16(8+10))
+	binary.BigEndian.PutUint16(b[offUDP+6:], 0) // IPv4: no checksum
 	payload, err = Decode(b, &h)
 	if err != nil || !bytes.Equal(payload, tf.payload[:10]) {
 		t.Fatalf("short UDP length: %x, %v; want %x", payload, err, tf.payload[:10])
@@ -166,4 +167,39 @@ func mapped(v6 []byte, off int) []byte {
 	b := clone(v6)
 	copy(b[off:off+16], []byte{10: 0xff, 11: 0xff, 12: 192, 13: 0, 14: 2, 15: 1})
 	return b
+}
+
+// TestDecodeChecksum: a wrong UDP checksum is dropped as the kernel drops
+// it; the partial form a local sender leaves on veth and (IPv4 only) no
+// checksum are accepted.
+func TestDecodeChecksum(t *testing.T) {
+	for _, name := range []string{"ipv4", "ipv6"} {
+		tf := testFrames()[name]
+		off := offIP + 20
+		if name == "ipv6" {
+			off = offIP + 40
+		}
+		good := tf.bytes()
+		udpLength := len(good) - off
+		partial := ^refChecksum(refPseudo(tf.src, tf.dst, udpLength)) // the folded pseudo-header sum
+		for _, c := range []struct {
+			what string
+			csum uint16
+			want error
+		}{
+			{"off by one", binary.BigEndian.Uint16(good[off+6:]) + 1, ErrChecksum},
+			{"partial", partial, nil},
+			{"zero", 0, map[string]error{"ipv4": nil, "ipv6": ErrChecksum}[name]},
+		} {
+			b := clone(good)
+			binary.BigEndian.PutUint16(b[off+6:], c.csum)
+			var h Header
+			if _, err := Decode(b, &h); !errors.Is(err, c.want) {
+				t.Errorf("%s, %s checksum %#04x: %v, want %v", name, c.what, c.csum, err, c.want)
+			}
+		}
+		if _, err := Decode(good, new(Header)); err != nil {
+			t.Errorf("%s with its full checksum: %v", name, err)
+		}
+	}
 }

@@ -24,7 +24,7 @@ func mapUMEM(fd int, cfg Config) ([]byte, error) {
 	}
 	if err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
 		unix.Munmap(mem)
-		if errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EPERM) {
+		if errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOBUFS) {
 			var lim unix.Rlimit
 			unix.Getrlimit(unix.RLIMIT_MEMLOCK, &lim)
 			return nil, fmt.Errorf("registering %d MiB of UMEM: %w (locked memory: give the process CAP_IPC_LOCK or raise RLIMIT_MEMLOCK, now %d KiB, or use fewer/smaller frames)",
