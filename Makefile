@@ -30,7 +30,9 @@ test: deps
 # corpus that `make test` already runs.
 FUZZTIME ?= 20s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugin/afxdp/frame/
+	$(GO) test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./plugin/afxdp/frame/
+	$(GO) test -run XXX -fuzz '^FuzzServeFrame$$' -fuzztime $(FUZZTIME) ./plugin/afxdp/
+	$(GO) test -run XXX -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) ./bpf/
 
 # Bounded: the script stops every load itself; the timeout is a backstop.
 bench: deps

@@ -182,7 +182,7 @@ func modelUDP(frame []byte, start, ipEnd int, s *servedSet) (Counter, uint16) {
 	if !s.ports[dport] {
 		return PassPort, 0
 	}
-	if start+8+12 > len(frame) || udpLen < 8+11 {
+	if start+8+12 > len(frame) || udpLen < 8+12 {
 		return PassMalformed, 0
 	}
 	dns := udp[8:20]
