@@ -5,9 +5,11 @@ import "sync"
 // pool runs a queue's Handler on worker goroutines. Hits are served one
 // after another by whichever worker is running; a worker that blocks (a miss
 // waiting on its upstream) leaves the rest of the queue to a standby worker
-// it woke before it started. Workers are spawned on demand up to a maximum
-// and kept, so the steady state spawns nothing. The worker that empties the
-// queue flushes the TX ring: replies leave in batches, one kick per batch.
+// it woke before it started. Workers are spawned on demand up to a maximum;
+// a few stay idle for the next burst and the rest exit, so the pool follows
+// the number of pending misses and the steady state spawns nothing. The
+// worker that empties the queue flushes the TX ring: replies leave in
+// batches, one kick per batch.
 type pool struct {
 	mu   sync.Mutex
 	cond sync.Cond
@@ -112,12 +114,20 @@ func (p *pool) wakeLocked() {
 	}
 }
 
+// maxIdle is how many workers wait for work; more exit.
+const maxIdle = 4
+
 func (p *pool) work() {
 	defer p.wg.Done()
 	p.mu.Lock()
 	p.woken--
 	for {
 		for p.n == 0 && !p.closed {
+			if p.idle >= maxIdle {
+				p.workers--
+				p.mu.Unlock()
+				return
+			}
 			p.idle++
 			p.cond.Wait()
 			p.idle--
