@@ -17,7 +17,7 @@ OUT=${OUT:-results}
 STEP=${STEP:-2}        # seconds per ramp step
 FIXED=${FIXED:-5}      # seconds of the fixed-rate run
 WORKLOADS=${WORKLOADS:-"hit4 hit6 miss4 miss6"}
-SYSTEMS=${SYSTEMS:-"stock afxdp knot"}
+SYSTEMS=${SYSTEMS:-"stock afxdp knot reflector"}
 P=afxdp-bench
 CLI=$P-cli SRV=$P-srv UPS=$P-ups
 WORK=$(mktemp -d /tmp/afxdp-bench.XXXXXX)
@@ -55,6 +55,7 @@ nsx() { ip netns exec "$@"; }
 echo "== building"
 go build -o coredns ./build
 go build -o "$WORK/dnsload" ./bench/dnsload
+go build -o "$WORK/reflector" ./bench/reflector
 mkdir -p "$OUT"
 : >"$OUT/results.tsv"
 
@@ -127,6 +128,10 @@ start_system() {
 }
 EOF
 		GOMAXPROCS=1 ip netns exec $SRV taskset -c 1 ./coredns -conf "$WORK/$sys.Corefile" >"$WORK/$sys.log" 2>&1 &
+		PIDS+=($!)
+		;;
+	reflector)
+		GOMAXPROCS=1 ip netns exec $SRV taskset -c 1 "$WORK/reflector" -i veth-s >"$WORK/reflector.log" 2>&1 &
 		PIDS+=($!)
 		;;
 	knot)
@@ -231,7 +236,9 @@ for sys in $SYSTEMS; do
 	echo "== $sys"
 	start_system "$sys"
 	for wl in $WORKLOADS; do
-		if [ "$sys" = knot ] && [ "${wl#miss}" != "$wl" ]; then continue; fi # authoritative: no misses
+		# Knot is authoritative and the reflector answers everything at once:
+		# neither has misses.
+		if [ "$sys" = knot ] || [ "$sys" = reflector ]; then [ "${wl#miss}" != "$wl" ] && continue; fi
 		if [ "${wl#hit}" != "$wl" ]; then   # warm the cache
 			kxdp 20000 "$(dst_of "$wl")" "$WORK/hits.q" 1 >/dev/null
 		fi

@@ -37,9 +37,9 @@ type row struct {
 }
 
 var (
-	systems   = []string{"stock", "afxdp", "knot"}
+	systems   = []string{"stock", "afxdp", "knot", "reflector"}
 	workloads = []string{"hit4", "hit6", "miss4", "miss6"}
-	names     = map[string]string{"stock": "CoreDNS, kernel UDP", "afxdp": "CoreDNS + afxdp", "knot": "Knot DNS 3.2 XDP"}
+	names     = map[string]string{"stock": "CoreDNS, kernel UDP", "afxdp": "CoreDNS + afxdp", "knot": "Knot DNS 3.2 XDP", "reflector": "afxdp datapath alone"}
 	wlNames   = map[string]string{"hit4": "cache hits, IPv4", "hit6": "cache hits, IPv6", "miss4": "cache misses, IPv4", "miss6": "cache misses, IPv6"}
 )
 
@@ -157,7 +157,7 @@ set ylabel "replies/s"
 set yrange [0:*]
 set key top right
 set grid ytics
-plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col
+plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col
 
 set output "latency_cdf.png"
 set title "Latency at 50% of the kernel path's saturation (IPv4)"
@@ -191,7 +191,9 @@ func document(table, cmd, out string) string {
 pinned to CPU 1; kxdpgun, dnsload, the client's NAPI thread and the upstream (the same coredns
 with the file plugin, for misses) share CPU 0. The CoreDNS Corefile is the same for both
 CoreDNS rows (` + "`cache` + `forward`" + ` to the upstream), with and without the ` + "`afxdp veth-s`" + ` line.
-Knot serves the same zone authoritatively (so it has no miss workload).
+Knot serves the same zone authoritatively (so it has no miss workload). *afxdp datapath alone*
+is bench/reflector: the same XDP program, sockets and worker pool answering every query with an
+empty response and no plugin chain, the floor under the afxdp row.
 
 - *replies/s at saturation*: kxdpgun offers 50 k/s, then 1.5x more each step (2 s each) until
   fewer than 90 % are answered; the best replies/s seen.
