@@ -185,21 +185,28 @@ kxdp() {
 
 dst_of() { case $1 in *4) echo 198.18.0.1 ;; *6) echo fd00::1 ;; esac; }
 
-# ramp SYS WORKLOAD: raise the offered rate by half until fewer than 90 %
-# are answered; the best replies/s seen is the saturation.
+# ramp SYS WORKLOAD: raise the offered rate by half while at least 90 % is
+# answered; after the first rate that falls short, bisect between it and
+# the last good one (three more steps). The best replies/s seen is the
+# saturation.
 ramp() {
-	local sys=$1 wl=$2 dst best=0 rate=50000 got step=0 file
+	local sys=$1 wl=$2 dst best=0 rate=50000 got step=0 file good=0 bad=0 left=3
 	[ "${wl#miss}" != "$wl" ] && rate=10000
 	dst=$(dst_of "$wl")
-	while [ $rate -le 1500000 ]; do
+	while [ $rate -le 1500000 ] && [ $left -gt 0 ]; do
 		file=$WORK/hits.q
 		if [ "${wl#miss}" != "$wl" ]; then misses "r$sys$wl$step." $((rate * STEP + 1000)); file=$WORK/miss.q; fi
 		got=$(kxdp $rate "$dst" "$file" "$STEP")
 		echo "   $sys $wl offered $rate -> $got replies/s" >&2
 		[ "$got" -gt "$best" ] && best=$got
-		[ $((got * 10)) -lt $((rate * 9)) ] && break
-		rate=$((rate * 3 / 2))
 		step=$((step + 1))
+		if [ $((got * 10)) -ge $((rate * 9)) ]; then good=$rate; else bad=$rate; fi
+		if [ $bad -eq 0 ]; then
+			rate=$((rate * 3 / 2))
+		else
+			left=$((left - 1))
+			rate=$(((good + bad) / 2))
+		fi
 	done
 	echo "$best"
 }

@@ -85,63 +85,14 @@ func run(t *testing.T, f *Filter, frame []byte) (uint32, Counter) {
 	return ret, moved
 }
 
+// TestFilterVerdicts runs every seed case (seedCases in fuzz_test.go: each
+// parsing outcome and the edges between them) once and checks the verdict
+// and the one counter that moved. With no socket bound, a frame that would
+// be redirected is passed and counted as no_socket: that proves it got
+// through every check.
 func TestFilterVerdicts(t *testing.T) {
-	f := loadServing(t)
-	cut := func(b []byte, n int) []byte { return b[:n] }
-	dnsFlags := func(flags uint16, qd uint16) func(*pkt.Frame) {
-		return func(p *pkt.Frame) {
-			q := pkt.Query("example.org.", 1)
-			binary.BigEndian.PutUint16(q[2:], flags)
-			binary.BigEndian.PutUint16(q[4:], qd)
-			p.Payload = q
-		}
-	}
-	// With no socket bound, a frame that would be redirected is passed and
-	// counted as no_socket: that proves it got through every check.
-	cases := []struct {
-		name  string
-		frame []byte
-		want  Counter
-	}{
-		{"ipv4 query", query4(nil), PassNoSocket},
-		{"ipv6 query", query6(nil), PassNoSocket},
-		{"802.1Q ipv4", query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x8100} }), PassNoSocket},
-		{"802.1ad ipv6", query6(func(p *pkt.Frame) { p.VLANs = []uint16{0x88a8} }), PassNoSocket},
-		{"ipv4 options", query4(func(p *pkt.Frame) { p.IPOptions = []byte{1, 1, 1, 0} }), PassNoSocket},
-		{"ethernet padding", query4(func(p *pkt.Frame) { p.Padding = 20 }), PassNoSocket},
-		{"stacked vlan tags", query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x88a8, 0x8100} }), PassNotIP},
-		{"arp", query4(func(p *pkt.Frame) { p.EtherType = 0x0806 }), PassNotIP},
-		{"other port", query4(func(p *pkt.Frame) { p.DstPort = 5353 }), PassPort},
-		{"other port ipv6", query6(func(p *pkt.Frame) { p.DstPort = 853 }), PassPort},
-		{"other address", query4(func(p *pkt.Frame) { p.DstIP = netip.MustParseAddr("198.18.0.9") }), PassAddr},
-		{"other address ipv6", query6(func(p *pkt.Frame) { p.DstIP = netip.MustParseAddr("fd00::9") }), PassAddr},
-		{"tcp/53", query4(func(p *pkt.Frame) { p.Proto = 6 }), PassNotUDP},
-		{"icmpv6", query6(func(p *pkt.Frame) { p.Proto = 58 }), PassNotUDP},
-		{"ipv4 MF fragment", query4(func(p *pkt.Frame) { p.FragOff = 0x2000 }), PassFragment},
-		{"ipv4 offset fragment", query4(func(p *pkt.Frame) { p.FragOff = 0x0010 }), PassFragment},
-		{"ipv6 fragment header", query6(func(p *pkt.Frame) { p.Proto = 44 }), PassFragment},
-		{"ipv6 hop-by-hop", edit(query6(nil), 14+6, 0), PassIPExt},
-		{"ipv6 destination options", query6(func(p *pkt.Frame) { p.Proto = 60 }), PassIPExt},
-		{"response", query4(dnsFlags(0x8180, 1)), PassNotQuery},
-		{"opcode update", query4(dnsFlags(0x2800, 1)), PassNotQuery},
-		{"opcode notify", query6(dnsFlags(0x2000, 1)), PassNotQuery},
-		{"qdcount 0", query4(dnsFlags(0x0100, 0)), PassNotQuery},
-		{"qdcount 2", query4(dnsFlags(0x0100, 2)), PassNotQuery},
-		{"dns header cut", query4(func(p *pkt.Frame) { p.Payload = p.Payload[:11] }), PassMalformed},
-		{"empty payload", query4(func(p *pkt.Frame) { p.Payload = nil }), PassMalformed},
-		{"ipv4 header cut", cut(query4(nil), 14+12), PassMalformed},
-		{"udp header cut", cut(query4(nil), 14+20+4), PassMalformed},
-		{"ipv6 header cut", cut(query6(nil), 14+30), PassMalformed},
-		{"ipv4 total length beyond frame", cut(query4(nil), 14+20+8+20), PassMalformed},
-		{"ipv6 payload length beyond frame", cut(query6(nil), 14+40+8+20), PassMalformed},
-		{"vlan tag cut", cut(query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x8100} }), 16), PassMalformed},
-		{"ipv4 ihl 4", edit(query4(nil), 14, 0x44), PassMalformed},
-		{"ipv4 version 6 in ipv4 ethertype", edit(query4(nil), 14, 0x65), PassMalformed},
-		{"udp length 7", edit16(query4(nil), 14+20+4, 7), PassMalformed},
-		{"udp length beyond ip", edit16(query4(nil), 14+20+4, 500), PassMalformed},
-		{"ipv4 total length below header", edit16(query4(nil), 14+2, 19), PassMalformed},
-	}
-	for _, c := range cases {
+	f := loadModelFilter(t)
+	for _, c := range seedCases() {
 		t.Run(c.name, func(t *testing.T) {
 			ret, got := run(t, f, c.frame)
 			if ret != xdpPass {

@@ -137,9 +137,8 @@ type seedCase struct {
 	want  Counter
 }
 
-// seedCases are the frames of TestFilterVerdicts with its expectations, and
-// a few more for the edges of the spec. The counters are what a test run
-// gives (no socket bound).
+// seedCases are crafted frames with the counter a test run gives them (no
+// socket bound): one per parsing outcome, and the edges of the spec.
 func seedCases() []seedCase {
 	cut := func(b []byte, n int) []byte { return b[:n] }
 	dnsHdr := func(flags, qd, an, ns, ar uint16) func(*pkt.Frame) {
@@ -155,7 +154,6 @@ func seedCases() []seedCase {
 	}
 	dnsFlags := func(flags, qd uint16) func(*pkt.Frame) { return dnsHdr(flags, qd, 0, 0, 0) }
 	return []seedCase{
-		// TestFilterVerdicts.
 		{"ipv4 query", query4(nil), PassNoSocket},
 		{"ipv6 query", query6(nil), PassNoSocket},
 		{"802.1Q ipv4", query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x8100} }), PassNoSocket},

@@ -164,7 +164,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 }
 
 // TestReloadTenTimes reloads ten times under a steady stream, every other
-// time with changed afxdp settings (a reopen): not one query may be lost.
+// time with changed afxdp settings: a plain reload swaps the servers and
+// keeps the sockets, a changed one reopens the interface while the kernel
+// listener answers. Not one query may be lost.
 func TestReloadTenTimes(t *testing.T) {
 	tb := newTestbed(t, 2)
 	const corefile = ".:53 {\n afxdp veth-s {\n  batch %d\n }\n file %s example.org\n prometheus 127.0.0.1:9153\n}\n"
@@ -186,11 +188,20 @@ func TestReloadTenTimes(t *testing.T) {
 	if n := strings.Count(srv.output(), "Reloading complete"); n != 10 {
 		t.Errorf("%d reloads completed, want 10", n)
 	}
+	if n := strings.Count(srv.output(), "settings changed, reopening"); n != 5 {
+		t.Errorf("%d reloads reopened the interface, want 5", n)
+	}
 	if l.lost() != 0 {
 		t.Errorf("lost %d of %d queries across 10 reloads (first: %v)", l.lost(), l.sent.Load(), l.firstErr.Load())
 	}
 	if v := tb.redirected(); v < float64(l.sent.Load())/2 {
 		t.Errorf("only %v of %d queries went through AF_XDP", v, l.sent.Load())
+	}
+	// Still served through AF_XDP after the reloads.
+	r1 := tb.redirected()
+	tb.ask(srv4, "www.example.org.", dns.TypeA)
+	if r2 := tb.redirected(); r2 != r1+1 {
+		t.Errorf("after the reloads a query was not redirected (%v -> %v)", r1, r2)
 	}
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,58 +66,6 @@ func (tb *testbed) steadyLoad(d time.Duration, senders int, every time.Duration)
 }
 
 func (l *load) lost() int64 { return l.sent.Load() - l.answered.Load() }
-
-// TestReloadLosesNothing reloads twice under a steady stream: once with the
-// same Corefile (servers are swapped, sockets kept) and once with changed
-// afxdp settings (the interface is reopened while the kernel answers).
-func TestReloadLosesNothing(t *testing.T) {
-	tb := newTestbed(t, 2)
-	const corefile = `.:53 {
-    afxdp veth-s {
-        batch %d
-    }
-    file %s example.org
-    prometheus 127.0.0.1:9153
-}
-`
-	srv := tb.start(tb.srv, fmt.Sprintf(corefile, 64, zone))
-	tb.waitAFXDP(srv4)
-	before := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
-
-	l := tb.steadyLoad(4*time.Second, 4, time.Millisecond)
-	time.Sleep(time.Second)
-	srv.signal(syscall.SIGUSR1)
-	time.Sleep(time.Second)
-	if err := os.WriteFile(srv.file, fmt.Appendf(nil, corefile, 32, zone), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv.signal(syscall.SIGUSR1)
-	l.wait()
-
-	t.Logf("sent %d, answered %d", l.sent.Load(), l.answered.Load())
-	if n := strings.Count(srv.output(), "Reloading complete"); n != 2 {
-		t.Errorf("%d reloads completed, want 2:\n%s", n, srv.output())
-	}
-	if !strings.Contains(srv.output(), "settings changed, reopening") {
-		t.Errorf("second reload did not reopen the interface:\n%s", srv.output())
-	}
-	if l.lost() != 0 {
-		t.Errorf("lost %d of %d queries across reloads (first: %v)", l.lost(), l.sent.Load(), l.firstErr.Load())
-	}
-	after := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
-	if os.Getenv("AFXDP_DEBUG") != "" {
-		t.Log(tb.metrics(tb.srv, 9153))
-	}
-	if after-before < float64(l.sent.Load())/2 {
-		t.Errorf("only %v of %d queries went through AF_XDP", after-before, l.sent.Load())
-	}
-	// Still served through AF_XDP after the reloads.
-	r1 := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
-	tb.ask(srv4, "www.example.org.", dns.TypeA)
-	if r2 := metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total"); r2 != r1+1 {
-		t.Errorf("after the reloads a query was not redirected (%v -> %v)", r1, r2)
-	}
-}
 
 func TestShutdownDetaches(t *testing.T) {
 	tb := newTestbed(t, 2)
