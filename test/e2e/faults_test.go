@@ -152,6 +152,9 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	tb := newTestbed(t, 2)
 	srv := tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n}\n", zone))
 	tb.waitAFXDP(srv4)
+	if !tb.xdpAttached() {
+		t.Fatal("no XDP program on veth-s while serving")
+	}
 	tb.steadyLoad(3*time.Second, 4, 200*time.Microsecond)
 	time.Sleep(time.Second)
 	srv.signal(syscall.SIGTERM)

@@ -67,22 +67,6 @@ func (tb *testbed) steadyLoad(d time.Duration, senders int, every time.Duration)
 
 func (l *load) lost() int64 { return l.sent.Load() - l.answered.Load() }
 
-func TestShutdownDetaches(t *testing.T) {
-	tb := newTestbed(t, 2)
-	srv := tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n}\n", zone))
-	tb.waitAFXDP(srv4)
-	if !tb.xdpAttached() {
-		t.Fatal("no XDP program on veth-s while serving")
-	}
-	srv.signal(syscall.SIGTERM)
-	if code := srv.waitExit(10 * time.Second); code != 0 {
-		t.Errorf("exit code %d after SIGTERM", code)
-	}
-	if tb.xdpAttached() {
-		t.Error("XDP program left on veth-s after SIGTERM")
-	}
-}
-
 func TestKillLeavesNoProgram(t *testing.T) {
 	tb := newTestbed(t, 2)
 	srv := tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n}\n", zone))

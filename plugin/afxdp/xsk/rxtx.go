@@ -66,12 +66,9 @@ func (s *Socket) Wait() error {
 // ErrInterrupted is what Wait returns after Interrupt.
 var ErrInterrupted = errors.New("AF_XDP wait interrupted")
 
-// Interrupt makes a pending and every later Wait return ErrInterrupted, until
-// Resume.
+// Interrupt makes a pending and every later Wait return ErrInterrupted: the
+// receive loop then drains the ring and stops.
 func (s *Socket) Interrupt() { s.file.SetReadDeadline(time.Unix(1, 0)) }
-
-// Resume undoes Interrupt.
-func (s *Socket) Resume() { s.file.SetReadDeadline(time.Time{}) }
 
 // NextTx takes a free TX frame: its address and its whole buffer. ok is false
 // when every TX frame is in flight.
