@@ -34,9 +34,10 @@ type Request struct {
 	Header  frame.Header // addressing of the query as received
 	Payload []byte       // the DNS message, copied out of the RX frame
 
-	q   *queue // nil for a request made by NewRequest
-	snd Sender
-	buf []byte
+	q     *queue // nil for a request made by NewRequest
+	snd   Sender
+	buf   []byte
+	reply frame.Header // built by Reply; a field, so passing it to Send allocates nothing
 }
 
 // NewRequest makes a request that answers through s, outside any queue.
@@ -75,6 +76,6 @@ func (r *Request) MaxReply() int { return r.snd.MaxPayload(&r.Header) }
 // was sent to. Through a queue, the frame goes out when the worker finishes
 // the batch it is in, or at once if it was the last.
 func (r *Request) Reply(payload []byte) error {
-	h := r.Header.Reply()
-	return r.snd.Send(&h, payload)
+	r.reply = r.Header.Reply()
+	return r.snd.Send(&r.reply, payload)
 }
