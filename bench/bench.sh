@@ -45,12 +45,13 @@ cleanup() {
 	stop_all
 	[ -n "${PIDS_KEEP:-}" ] && kill "$PIDS_KEEP" 2>/dev/null
 	[ -n "${UPSTREAM:-}" ] && kill "$UPSTREAM" 2>/dev/null
-	for ns in $CLI $SRV $UPS; do ip netns del "$ns" 2>/dev/null; done
+	testnet_down
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 nsx() { ip netns exec "$@"; }
+. run/testnet.sh
 
 echo "== building"
 go build -o coredns ./build
@@ -60,21 +61,8 @@ mkdir -p "$OUT"
 : >"$OUT/results.tsv"
 
 echo "== testbed"
-for ns in $CLI $SRV $UPS; do ip netns del "$ns" 2>/dev/null || true; ip netns add "$ns"; nsx "$ns" ip link set lo up; done
 # One queue: the server is one core.
-ip link add veth-c netns $CLI type veth peer name veth-s netns $SRV
-ip link add veth-su netns $SRV type veth peer name veth-u netns $UPS
-for pair in $CLI:veth-c $SRV:veth-s $SRV:veth-su $UPS:veth-u; do
-	ns=${pair%%:*} dev=${pair##*:}
-	nsx "$ns" ethtool -K "$dev" tx off tso off gro on >/dev/null 2>&1
-	nsx "$ns" ip link set "$dev" up
-done
-nsx $CLI ip addr add 198.18.0.2/24 dev veth-c
-nsx $CLI ip addr add fd00::2/64 dev veth-c nodad
-nsx $SRV ip addr add 198.18.0.1/24 dev veth-s
-nsx $SRV ip addr add fd00::1/64 dev veth-s nodad
-nsx $SRV ip addr add 198.18.1.1/24 dev veth-su
-nsx $UPS ip addr add 198.18.1.2/24 dev veth-u
+testnet_up 1
 # veth does a frame's receive work in the sender's context unless NAPI is
 # threaded: then the server's receive work runs on the server's core, as a
 # NIC interrupt would.

@@ -23,7 +23,7 @@ cleanup() {
 	set +e
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	for ns in $CLI $SRV $UPS; do ip netns del "$ns" 2>/dev/null; done
+	testnet_down
 	rm -rf "$WORK"
 	echo "== removed namespaces $CLI $SRV $UPS"
 }
@@ -31,28 +31,11 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 nsx() { ip netns exec "$@"; }
+. run/testnet.sh
 say() { printf '\n== %s\n' "$*"; }
 
-# Leftovers of a run that was killed hard.
-for ns in $CLI $SRV $UPS; do ip netns del "$ns" 2>/dev/null || true; done
-
 say "test network: $CLI (198.18.0.2, fd00::2) -- $SRV (198.18.0.1, fd00::1 | 198.18.1.1) -- $UPS (198.18.1.2)"
-for ns in $CLI $SRV $UPS; do ip netns add "$ns"; nsx "$ns" ip link set lo up; done
-ip link add veth-c netns $CLI numtxqueues 2 numrxqueues 2 type veth peer name veth-s netns $SRV numtxqueues 2 numrxqueues 2
-ip link add veth-su netns $SRV type veth peer name veth-u netns $UPS
-for pair in $CLI:veth-c $SRV:veth-s $SRV:veth-su $UPS:veth-u; do
-	ns=${pair%%:*} dev=${pair##*:}
-	# Checksums in full (as off a wire); GRO on, so veth takes frames sent
-	# from AF_XDP on the peer.
-	nsx "$ns" ethtool -K "$dev" tx off gro on >/dev/null
-	nsx "$ns" ip link set "$dev" up
-done
-nsx $CLI ip addr add 198.18.0.2/24 dev veth-c
-nsx $CLI ip addr add fd00::2/64 dev veth-c nodad
-nsx $SRV ip addr add 198.18.0.1/24 dev veth-s
-nsx $SRV ip addr add fd00::1/64 dev veth-s nodad
-nsx $SRV ip addr add 198.18.1.1/24 dev veth-su
-nsx $UPS ip addr add 198.18.1.2/24 dev veth-u
+testnet_up 2
 
 cat >"$WORK/upstream.Corefile" <<EOC
 example.org:53 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,11 +52,7 @@ func TestInterfaceDownUp(t *testing.T) {
 // and a miss gets SERVFAIL from forward, as on the kernel path; nothing
 // hangs.
 func TestUpstreamGone(t *testing.T) {
-	tb := newTestbed(t, 2)
-	tb.dropKernelDNS()
-	ups := tb.upstream("")
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4) // caches www.example.org A
+	tb, ups := newResolver(t, 2, "") // www.example.org A is cached
 	ups.signal(syscall.SIGKILL)
 	ups.waitExit(5 * time.Second)
 	if r := tb.ask(srv4, "www.example.org.", dns.TypeA); len(r.Answer) != 1 {
@@ -102,29 +97,12 @@ func TestPendingExhausted(t *testing.T) {
 }
 `)
 	tb.waitAFXDP(srv4)
-	const slow = 100
-	var wg sync.WaitGroup
-	errs := make(chan error, slow)
-	for i := range slow {
-		wg.Go(func() {
-			m := new(dns.Msg)
-			m.SetQuestion(fmt.Sprintf("s%d.slow.example.", i), dns.TypeA)
-			r, err := tb.queryTimeout(tb.cli, addrPort(srv4, 53), m, "udp", 10*time.Second)
-			if err == nil && r.Rcode != dns.RcodeSuccess {
-				err = fmt.Errorf("%s: %s", m.Question[0].Name, dns.RcodeToString[r.Rcode])
-			}
-			if err != nil {
-				errs <- err
-			}
-		})
-	}
+	wait := tb.slowQueries(100, "s", 10*time.Second, true)
 	time.Sleep(500 * time.Millisecond)
 	for range 10 { // hits, meanwhile: through the kernel while handed off
 		tb.ask(srv4, "www.example.org.", dns.TypeA)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range wait() {
 		t.Errorf("slow query: %v", err)
 	}
 	m := tb.metrics(tb.srv, 9153)

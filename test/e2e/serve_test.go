@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,11 +36,7 @@ func (tb *testbed) waitAFXDP(server netip.Addr) {
 }
 
 func TestServesIPv4AndIPv6(t *testing.T) {
-	tb := newTestbed(t, 2)
-	tb.dropKernelDNS()
-	tb.upstream("")
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4)
+	tb, _ := newResolver(t, 2, "")
 
 	r := tb.ask(srv4, "www.example.org.", dns.TypeA)
 	if len(r.Answer) != 1 || r.Answer[0].(*dns.A).A.String() != "198.18.10.1" {
@@ -61,11 +56,7 @@ func TestServesIPv4AndIPv6(t *testing.T) {
 }
 
 func TestCacheMissThenHit(t *testing.T) {
-	tb := newTestbed(t, 2)
-	tb.dropKernelDNS()
-	ups := tb.upstream("")
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4) // warms www A; ask for something else
+	tb, ups := newResolver(t, 2, "") // www A is cached; ask for something else
 
 	first := tb.ask(srv4, "mail.example.org.", dns.TypeA)
 	if len(first.Answer) != 1 || first.Answer[0].Header().Ttl != 3600 {
@@ -86,11 +77,7 @@ func TestCacheMissThenHit(t *testing.T) {
 }
 
 func TestNXDOMAIN(t *testing.T) {
-	tb := newTestbed(t, 2)
-	tb.dropKernelDNS()
-	tb.upstream("")
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4)
+	tb, _ := newResolver(t, 2, "")
 	r := tb.ask(srv4, "nosuch.example.org.", dns.TypeA)
 	if r.Rcode != dns.RcodeNameError || len(r.Ns) == 0 {
 		t.Fatalf("want NXDOMAIN with the SOA: %v", r)
@@ -98,11 +85,7 @@ func TestNXDOMAIN(t *testing.T) {
 }
 
 func TestTruncationAndTCPRetry(t *testing.T) {
-	tb := newTestbed(t, 2)
-	tb.dropKernelDNS()
-	tb.upstream("")
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4)
+	tb, _ := newResolver(t, 2, "")
 
 	for _, bufsize := range []uint16{0, 1232, 4096} {
 		m := new(dns.Msg)
@@ -186,30 +169,15 @@ func TestACLAndLog(t *testing.T) {
 }
 
 func TestSlowUpstreamDoesNotStallHits(t *testing.T) {
-	tb := newTestbed(t, 1) // one queue: the misses and the hits share it
-	tb.dropKernelDNS()
-	tb.upstream(`slow.example:53 {
+	// One queue: the misses and the hits share it.
+	tb, _ := newResolver(t, 1, `slow.example:53 {
     bind 198.18.1.2
     erratic {
         delay 1 3s
     }
 }
-`)
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4) // www.example.org is now cached
-
-	const misses = 30
-	var wg sync.WaitGroup
-	missErr := make(chan error, misses)
-	for i := range misses {
-		wg.Go(func() {
-			m := new(dns.Msg)
-			m.SetQuestion(fmt.Sprintf("m%d.slow.example.", i), dns.TypeA)
-			if _, err := tb.queryTimeout(tb.cli, netip.AddrPortFrom(srv4, 53), m, "udp", 6*time.Second); err != nil {
-				missErr <- err
-			}
-		})
-	}
+`) // www.example.org is now cached
+	wait := tb.slowQueries(30, "m", 6*time.Second, false)
 	time.Sleep(300 * time.Millisecond) // the misses are now waiting on the upstream
 	start := time.Now()
 	for range 20 {
@@ -220,9 +188,7 @@ func TestSlowUpstreamDoesNotStallHits(t *testing.T) {
 	if took := time.Since(start); took > 1500*time.Millisecond {
 		t.Errorf("20 cache hits took %v while misses were pending", took)
 	}
-	wg.Wait()
-	close(missErr)
-	for err := range missErr {
+	for _, err := range wait() {
 		t.Errorf("slow miss: %v", err)
 	}
 }

@@ -17,11 +17,7 @@ func TestSoak(t *testing.T) {
 			t.Fatalf("AFXDP_SOAK=%q: want a duration of at most 30m", s)
 		}
 	}
-	tb := newTestbed(t, 2)
-	tb.dropKernelDNS()
-	tb.upstream("")
-	tb.start(tb.srv, serveCorefile)
-	tb.waitAFXDP(srv4)
+	tb, _ := newResolver(t, 2, "")
 	warm := 10 * time.Second
 	l := tb.steadyLoad(d+warm, 8, 100*time.Microsecond)
 	time.Sleep(warm)

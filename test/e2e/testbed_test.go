@@ -337,3 +337,47 @@ func (tb *testbed) xdpAttached() bool {
 }
 
 func addrPort(a netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(a, port) }
+
+// newResolver is the testbed most tests use: the server's kernel drops
+// UDP/53 on veth-s, the upstream runs (with upstreamExtra's server blocks),
+// and the server runs serveCorefile and answers through AF_XDP (which
+// caches www.example.org A).
+func newResolver(t *testing.T, queues int, upstreamExtra string) (*testbed, *coredns) {
+	t.Helper()
+	tb := newTestbed(t, queues)
+	tb.dropKernelDNS()
+	ups := tb.upstream(upstreamExtra)
+	tb.start(tb.srv, serveCorefile)
+	tb.waitAFXDP(srv4)
+	return tb, ups
+}
+
+// slowQueries sends n queries for <prefix><i>.slow.example at once, each
+// waiting up to d, and returns a function that waits for them all and lists
+// the ones that got no answer (or, with needSuccess, no NOERROR).
+func (tb *testbed) slowQueries(n int, prefix string, d time.Duration, needSuccess bool) (wait func() []error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			m := new(dns.Msg)
+			m.SetQuestion(fmt.Sprintf("%s%d.slow.example.", prefix, i), dns.TypeA)
+			r, err := tb.queryTimeout(tb.cli, addrPort(srv4, 53), m, "udp", d)
+			if err == nil && needSuccess && r.Rcode != dns.RcodeSuccess {
+				err = fmt.Errorf("%s: %s", m.Question[0].Name, dns.RcodeToString[r.Rcode])
+			}
+			if err != nil {
+				errs <- err
+			}
+		})
+	}
+	return func() []error {
+		wg.Wait()
+		close(errs)
+		var out []error
+		for err := range errs {
+			out = append(out, err)
+		}
+		return out
+	}
+}

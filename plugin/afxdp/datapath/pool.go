@@ -52,12 +52,6 @@ func (p *pool) take(dst []*Request) int {
 	return n
 }
 
-// give returns slots that were taken but not pushed.
-func (p *pool) give(rs []*Request) {
-	p.mu.Lock()
-	p.free = append(p.free, rs...)
-	p.mu.Unlock()
-}
 
 // awaitSlot blocks until a slot is free or stop is closed.
 func (p *pool) awaitSlot(stop <-chan struct{}) {
@@ -81,18 +75,18 @@ func (p *pool) freeSlots() int {
 	return len(p.free)
 }
 
-// push queues requests for the workers and makes sure one is on its way.
-func (p *pool) push(rs []*Request) {
-	if len(rs) == 0 {
-		return
-	}
+// push queues requests for the workers, makes sure one is on its way, and
+// gives back the slots taken but not used. It returns the free slots left.
+func (p *pool) push(rs, unused []*Request) int {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.free = append(p.free, unused...)
 	for _, r := range rs {
 		p.ring[(p.head+p.n)%len(p.ring)] = r
 		p.n++
 	}
 	p.wakeLocked()
-	p.mu.Unlock()
+	return len(p.free)
 }
 
 // wakeLocked keeps one worker in reserve while requests wait: a signalled

@@ -100,9 +100,7 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 		r.Payload = r.buf[:copy(r.buf, payload)]
 		used++
 	}
-	q.pool.give(reqs[used:got])
-	q.pool.push(reqs[:used])
-	if q.pool.freeSlots() < q.iface.opts.MaxPending/8 {
+	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 {
 		q.handOff(true)
 	}
 }

@@ -61,14 +61,6 @@ func (r *Request) Queue() int {
 	return r.q.id
 }
 
-// Interface is the name of the interface the query arrived on.
-func (r *Request) Interface() string {
-	if r.q == nil {
-		return ""
-	}
-	return r.q.iface.name
-}
-
 // MaxReply is the largest reply payload that goes out in one frame.
 func (r *Request) MaxReply() int { return r.snd.MaxPayload(&r.Header) }
 
