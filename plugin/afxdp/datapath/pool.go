@@ -52,7 +52,6 @@ func (p *pool) take(dst []*Request) int {
 	return n
 }
 
-
 // awaitSlot blocks until a slot is free or stop is closed.
 func (p *pool) awaitSlot(stop <-chan struct{}) {
 	p.mu.Lock()
