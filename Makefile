@@ -3,16 +3,26 @@
 #   make run       build, make a test network, serve through AF_XDP, answer (root)
 #   make test      every test, privileged ones included (root)
 #   make bench     side-by-side benchmarks (root)
-#   make generate  recompile the XDP program (installs clang if missing)
+#   make generate  recompile the XDP program with clang-14 (installs it if missing)
+#   make check     what CI checks besides the tests: gofmt, regeneration, plugin.cfg
+#   make plugincfg afxdp added to CoreDNS's own plugin.cfg and built (RUN=1: and served)
 
-GO       ?= go
-BPF_ARCH := $(shell uname -m)
-export BPF2GO_CFLAGS := -O2 -g -Wall -Werror -mcpu=v3 -I/usr/include/$(BPF_ARCH)-linux-gnu
+GO    ?= go
+GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
+# The compiler of the committed bpf/filter_bpfel.o (Debian 12's clang). Another
+# major version makes another object, which CI's regeneration check rejects.
+CLANG       ?= clang-14
+CLANG_MAJOR ?= 14
 
-# What `make run` and the tests use from Debian, as command:package.
-TOOLS := ip:iproute2 nft:nftables ethtool:ethtool dig:bind9-dnsutils curl:curl setpriv:util-linux
+# What `make run`, the tests and CI use from Debian, as command-or-file:package.
+TOOLS := ip:iproute2 nft:nftables ethtool:ethtool dig:bind9-dnsutils curl:curl \
+	setpriv:util-linux sysctl:procps
+# What `make generate` uses: clang, the llvm-strip bpf2go picks to match it
+# (clang-14: llvm-strip-14), libbpf's headers (they bring the kernel's).
+BPF_TOOLS := $(CLANG):$(CLANG) $(subst clang,llvm-strip,$(CLANG)):$(subst clang,llvm,$(CLANG)) \
+	/usr/include/bpf/bpf_helpers.h:libbpf-dev
 
-.PHONY: build run test fuzz bench generate deps clean
+.PHONY: build run test fuzz bench generate check check-fmt check-generate plugincfg deps deps-bpf clean
 
 build:
 	$(GO) build -o coredns ./build
@@ -38,17 +48,45 @@ fuzz:
 bench: deps
 	timeout 900 ./bench/bench.sh
 
-generate:
-	@command -v clang >/dev/null && [ -e /usr/include/bpf/bpf_helpers.h ] || \
-		(apt-get update && apt-get install -y --no-install-recommends clang llvm libbpf-dev)
-	$(GO) generate ./bpf/
+# The compiler flags are in bpf/gen.go's go:generate line; bpf2go (go.mod's
+# tool line) takes its compiler from BPF2GO_CC.
+generate: deps-bpf
+	@v=$$($(CLANG) --version | head -n 1); echo "$(CLANG): $$v"; \
+	case "$$v" in *" version $(CLANG_MAJOR)."*) ;; \
+	*) echo "make generate: $(CLANG) is not clang $(CLANG_MAJOR); set CLANG and CLANG_MAJOR together" >&2; exit 1;; esac
+	BPF2GO_CC=$(CLANG) $(GO) generate ./bpf/
 
-deps:
-	@missing=""; for t in $(TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t##*:}"; done; \
+check: check-fmt check-generate plugincfg
+
+check-fmt:
+	@out=$$($(GOFMT) -l $$(find . -path ./.cache -prune -o -name '*.go' -print)) || exit 1; \
+	if [ -n "$$out" ]; then echo "gofmt -l lists:" >&2; echo "$$out" >&2; exit 1; fi
+
+# The committed bpf/ must be exactly what make generate makes from it.
+check-generate: generate
+	git -c safe.directory='$(CURDIR)' diff --exit-code -- bpf/
+	@new=$$(git -c safe.directory='$(CURDIR)' ls-files --others --exclude-standard -- bpf/); \
+	if [ -n "$$new" ]; then echo "make generate made files that are not committed:" $$new >&2; exit 1; fi
+
+# The README's route for CoreDNS users, in a temporary directory: CoreDNS's
+# own source with afxdp in plugin.cfg, go generate, go build, -plugins lists
+# afxdp. RUN=1 (root) also serves make run's Corefile with that binary.
+plugincfg:
+	RUN=$(RUN) GO=$(GO) ./build/plugincfg.sh
+
+# Installs from Debian whatever in the list is missing.
+install = @missing=""; for t in $(1); do c=$${t%%:*}; \
+		command -v $$c >/dev/null || [ -e $$c ] || missing="$$missing $${t\#\#*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
+
+deps:
+	$(call install,$(TOOLS))
+
+deps-bpf:
+	$(call install,$(BPF_TOOLS))
 
 clean:
 	rm -f coredns

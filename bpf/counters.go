@@ -7,30 +7,36 @@ type Counter int
 
 // The counters, in the program's own order (generated from enum counter).
 const (
-	Redirect      = Counter(filterCounterCNT_REDIRECT)
-	PassNotIP     = Counter(filterCounterCNT_PASS_NOT_IP)
-	PassNotUDP    = Counter(filterCounterCNT_PASS_NOT_UDP)
-	PassFragment  = Counter(filterCounterCNT_PASS_FRAGMENT)
-	PassIPExt     = Counter(filterCounterCNT_PASS_IP_EXT)
-	PassPort      = Counter(filterCounterCNT_PASS_PORT)
-	PassAddr      = Counter(filterCounterCNT_PASS_ADDR)
-	PassNotQuery  = Counter(filterCounterCNT_PASS_NOT_QUERY)
-	PassNoSocket  = Counter(filterCounterCNT_PASS_NO_SOCKET)
-	PassMalformed = Counter(filterCounterCNT_PASS_MALFORMED)
-	NumCounters   = int(filterCounterCNT_MAX)
+	Redirect         = Counter(filterCounterCNT_REDIRECT)
+	PassNotIP        = Counter(filterCounterCNT_PASS_NOT_IP)
+	PassNotUDP       = Counter(filterCounterCNT_PASS_NOT_UDP)
+	PassFragment     = Counter(filterCounterCNT_PASS_FRAGMENT)
+	PassIPExt        = Counter(filterCounterCNT_PASS_IP_EXT)
+	PassPort         = Counter(filterCounterCNT_PASS_PORT)
+	PassAddr         = Counter(filterCounterCNT_PASS_ADDR)
+	PassNotQuery     = Counter(filterCounterCNT_PASS_NOT_QUERY)
+	PassNoSocket     = Counter(filterCounterCNT_PASS_NO_SOCKET)
+	PassMalformed    = Counter(filterCounterCNT_PASS_MALFORMED)
+	PassMartian      = Counter(filterCounterCNT_PASS_MARTIAN)
+	PassRPFilter     = Counter(filterCounterCNT_PASS_RP_FILTER)
+	PassRoutePending = Counter(filterCounterCNT_PASS_ROUTE_PENDING)
+	NumCounters      = int(filterCounterCNT_MAX)
 )
 
 var counterNames = [NumCounters]string{
-	Redirect:      "redirect",
-	PassNotIP:     "not_ip",
-	PassNotUDP:    "not_udp",
-	PassFragment:  "fragment",
-	PassIPExt:     "ipv6_ext",
-	PassPort:      "other_port",
-	PassAddr:      "other_address",
-	PassNotQuery:  "not_query",
-	PassNoSocket:  "no_socket",
-	PassMalformed: "malformed",
+	Redirect:         "redirect",
+	PassNotIP:        "not_ip",
+	PassNotUDP:       "not_udp",
+	PassFragment:     "fragment",
+	PassIPExt:        "ipv6_ext",
+	PassPort:         "other_port",
+	PassAddr:         "other_address",
+	PassNotQuery:     "not_query",
+	PassNoSocket:     "no_socket",
+	PassMalformed:    "malformed",
+	PassMartian:      "martian",
+	PassRPFilter:     "rp_filter",
+	PassRoutePending: "route_pending",
 }
 
 // String is the name used in metrics: "redirect", or the reason a frame was
@@ -44,17 +50,6 @@ func (c Counter) String() string {
 
 // Counters holds each counter summed over all CPUs.
 type Counters [NumCounters]uint64
-
-// Passed is the number of frames given to the kernel, for every reason.
-func (c *Counters) Passed() uint64 {
-	var n uint64
-	for i, v := range c {
-		if Counter(i) != Redirect {
-			n += v
-		}
-	}
-	return n
-}
 
 // Counters reads and sums the per-CPU counters. It is meant for a scrape or a
 // test, not for the packet path.

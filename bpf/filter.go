@@ -25,12 +25,14 @@ type Filter struct {
 	link  link.Link
 	mode  Mode
 	ports map[uint16]int // served port -> number of served addresses using it
+	cfg   filterFilterConfig
+	local map[netip.Addr]bool
 }
 
 // Load loads the program and creates its maps. It needs CAP_BPF (or
 // CAP_SYS_ADMIN); the error says so when the kernel refuses.
 func Load() (*Filter, error) {
-	f := &Filter{ports: make(map[uint16]int)}
+	f := &Filter{ports: make(map[uint16]int), local: make(map[netip.Addr]bool)}
 	if err := loadFilterObjects(&f.objs, nil); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("loading the XDP filter: kernel lacks BPF support: %w", err)

@@ -16,17 +16,57 @@ import (
 type filterCounter uint32
 
 const (
-	filterCounterCNT_REDIRECT       filterCounter = 0
-	filterCounterCNT_PASS_NOT_IP    filterCounter = 1
-	filterCounterCNT_PASS_NOT_UDP   filterCounter = 2
-	filterCounterCNT_PASS_FRAGMENT  filterCounter = 3
-	filterCounterCNT_PASS_IP_EXT    filterCounter = 4
-	filterCounterCNT_PASS_PORT      filterCounter = 5
-	filterCounterCNT_PASS_ADDR      filterCounter = 6
-	filterCounterCNT_PASS_NOT_QUERY filterCounter = 7
-	filterCounterCNT_PASS_NO_SOCKET filterCounter = 8
-	filterCounterCNT_PASS_MALFORMED filterCounter = 9
-	filterCounterCNT_MAX            filterCounter = 10
+	filterCounterCNT_REDIRECT           filterCounter = 0
+	filterCounterCNT_PASS_NOT_IP        filterCounter = 1
+	filterCounterCNT_PASS_NOT_UDP       filterCounter = 2
+	filterCounterCNT_PASS_FRAGMENT      filterCounter = 3
+	filterCounterCNT_PASS_IP_EXT        filterCounter = 4
+	filterCounterCNT_PASS_PORT          filterCounter = 5
+	filterCounterCNT_PASS_ADDR          filterCounter = 6
+	filterCounterCNT_PASS_NOT_QUERY     filterCounter = 7
+	filterCounterCNT_PASS_NO_SOCKET     filterCounter = 8
+	filterCounterCNT_PASS_MALFORMED     filterCounter = 9
+	filterCounterCNT_PASS_MARTIAN       filterCounter = 10
+	filterCounterCNT_PASS_RP_FILTER     filterCounter = 11
+	filterCounterCNT_PASS_ROUTE_PENDING filterCounter = 12
+	filterCounterCNT_MAX                filterCounter = 13
+)
+
+type filterFilterConfig struct {
+	_         structs.HostLayout
+	Mac       [6]uint8
+	MasterMac [6]uint8
+	RpFilter  uint32
+	RouteGen  uint32
+}
+
+type filterIn6Addr struct {
+	_    structs.HostLayout
+	In6U struct {
+		_       structs.HostLayout
+		U6Addr8 [16]uint8
+	}
+}
+
+type filterRouteRequest struct {
+	_   structs.HostLayout
+	Src uint32
+	Dst uint32
+	Gen uint32
+}
+
+type filterRouteState struct {
+	_     structs.HostLayout
+	State uint64
+	Asked uint64
+}
+
+type filterRouteVerdict uint32
+
+const (
+	filterRouteVerdictROUTE_PENDING filterRouteVerdict = 0
+	filterRouteVerdictROUTE_OK      filterRouteVerdict = 1
+	filterRouteVerdictROUTE_REJECT  filterRouteVerdict = 2
 )
 
 type filterServed4Key struct {
@@ -47,13 +87,20 @@ type filterServed6Key struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	filterMapCounters      = "counters"
-	filterMapPorts         = "ports"
-	filterMapServed4       = "served4"
-	filterMapServed6       = "served6"
-	filterMapXsks          = "xsks"
-	filterProgXdpDns       = "xdp_dns"
-	filterVarUnusedCounter = "unused_counter"
+	filterMapConfig             = "config"
+	filterMapCounters           = "counters"
+	filterMapLocal4             = "local4"
+	filterMapLocal6             = "local6"
+	filterMapPorts              = "ports"
+	filterMapRouteRequests      = "route_requests"
+	filterMapRoutes4            = "routes4"
+	filterMapServed4            = "served4"
+	filterMapServed6            = "served6"
+	filterMapXsks               = "xsks"
+	filterProgXdpDns            = "xdp_dns"
+	filterVarUnusedCounter      = "unused_counter"
+	filterVarUnusedRouteRequest = "unused_route_request"
+	filterVarUnusedRouteVerdict = "unused_route_verdict"
 )
 
 // loadFilter returns the embedded CollectionSpec for filter.
@@ -105,18 +152,25 @@ type filterProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Ports    *ebpf.MapSpec `ebpf:"ports"`
-	Served4  *ebpf.MapSpec `ebpf:"served4"`
-	Served6  *ebpf.MapSpec `ebpf:"served6"`
-	Xsks     *ebpf.MapSpec `ebpf:"xsks"`
+	Config        *ebpf.MapSpec `ebpf:"config"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	Local4        *ebpf.MapSpec `ebpf:"local4"`
+	Local6        *ebpf.MapSpec `ebpf:"local6"`
+	Ports         *ebpf.MapSpec `ebpf:"ports"`
+	RouteRequests *ebpf.MapSpec `ebpf:"route_requests"`
+	Routes4       *ebpf.MapSpec `ebpf:"routes4"`
+	Served4       *ebpf.MapSpec `ebpf:"served4"`
+	Served6       *ebpf.MapSpec `ebpf:"served6"`
+	Xsks          *ebpf.MapSpec `ebpf:"xsks"`
 }
 
 // filterVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterVariableSpecs struct {
-	UnusedCounter *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedRouteRequest *ebpf.VariableSpec `ebpf:"unused_route_request"`
+	UnusedRouteVerdict *ebpf.VariableSpec `ebpf:"unused_route_verdict"`
 }
 
 // filterObjects contains all objects after they have been loaded into the kernel.
@@ -139,17 +193,27 @@ func (o *filterObjects) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Ports    *ebpf.Map `ebpf:"ports"`
-	Served4  *ebpf.Map `ebpf:"served4"`
-	Served6  *ebpf.Map `ebpf:"served6"`
-	Xsks     *ebpf.Map `ebpf:"xsks"`
+	Config        *ebpf.Map `ebpf:"config"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	Local4        *ebpf.Map `ebpf:"local4"`
+	Local6        *ebpf.Map `ebpf:"local6"`
+	Ports         *ebpf.Map `ebpf:"ports"`
+	RouteRequests *ebpf.Map `ebpf:"route_requests"`
+	Routes4       *ebpf.Map `ebpf:"routes4"`
+	Served4       *ebpf.Map `ebpf:"served4"`
+	Served6       *ebpf.Map `ebpf:"served6"`
+	Xsks          *ebpf.Map `ebpf:"xsks"`
 }
 
 func (m *filterMaps) Close() error {
 	return _FilterClose(
+		m.Config,
 		m.Counters,
+		m.Local4,
+		m.Local6,
 		m.Ports,
+		m.RouteRequests,
+		m.Routes4,
 		m.Served4,
 		m.Served6,
 		m.Xsks,
@@ -160,7 +224,9 @@ func (m *filterMaps) Close() error {
 //
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterVariables struct {
-	UnusedCounter *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedRouteRequest *ebpf.Variable `ebpf:"unused_route_request"`
+	UnusedRouteVerdict *ebpf.Variable `ebpf:"unused_route_verdict"`
 }
 
 // filterPrograms contains all programs after they have been loaded into the kernel.

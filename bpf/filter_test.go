@@ -14,14 +14,17 @@ import (
 const xdpPass = 2
 
 var (
-	server4 = netip.MustParseAddr("198.18.0.1")
-	client4 = netip.MustParseAddr("198.18.0.2")
-	server6 = netip.MustParseAddr("fd00::1")
-	client6 = netip.MustParseAddr("fd00::2")
+	serverMAC = [6]byte{0x02, 0, 0, 0, 0, 0x01}
+	bridgeMAC = [6]byte{0x02, 0, 0, 0, 0, 0xb1}
+	clientMAC = [6]byte{0x02, 0, 0, 0, 0, 0x02}
+	server4   = netip.MustParseAddr("198.18.0.1")
+	client4   = netip.MustParseAddr("198.18.0.2")
+	server6   = netip.MustParseAddr("fd00::1")
+	client6   = netip.MustParseAddr("fd00::2")
 )
 
 func query4(mut func(*pkt.Frame)) []byte {
-	f := pkt.Frame{SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}
+	f := pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}
 	if mut != nil {
 		mut(&f)
 	}
@@ -39,16 +42,30 @@ func query6(mut func(*pkt.Frame)) []byte {
 
 func loadServing(t *testing.T) *Filter {
 	t.Helper()
-	priv.Require(t)
-	f, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	f := loadHost(t)
 	for _, a := range []netip.Addr{server4, server6} {
 		if err := f.Serve(a, 53); err != nil {
 			t.Fatal(err)
 		}
+	}
+	return f
+}
+
+// loadHost loads the filter and tells it what user space would: the MACs
+// and local addresses of modelHost.
+func loadHost(tb testing.TB) *Filter {
+	tb.Helper()
+	priv.Require(tb)
+	f, err := Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	if err := f.SetMACs(serverMAC[:], bridgeMAC[:]); err != nil {
+		tb.Fatal(err)
+	}
+	if err := f.SetLocalAddrs(localAddrs); err != nil {
+		tb.Fatal(err)
 	}
 	return f
 }

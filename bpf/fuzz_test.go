@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/afxdp/afxdp/internal/pkt"
-	"github.com/afxdp/afxdp/internal/priv"
 )
 
 // The program is compared with the model (model_test.go) on the frames of
@@ -21,13 +20,29 @@ import (
 // modelServed is what the filter serves in these tests: loadServing's two
 // addresses on port 53, and port 5353 on the IPv4 address only, so that an
 // IPv6 query to port 5353 is for a served port but not a served address.
+// Loopback is served too, as a block bound to it would be: the kernel
+// refuses it as a destination on the wire, and so must the program.
 var modelServed = []netip.AddrPort{
 	netip.AddrPortFrom(server4, 53),
 	netip.AddrPortFrom(server6, 53),
 	netip.AddrPortFrom(server4, 5353),
+	netip.MustParseAddrPort("127.0.0.1:53"),
+	netip.MustParseAddrPort("[::1]:53"),
 }
 
-func testServed() *servedSet { return newServedSet(modelServed...) }
+func testServed() *servedSet {
+	s := newServedSet(modelServed...)
+	s.mac, s.master = serverMAC, bridgeMAC
+	for _, a := range localAddrs {
+		s.local[a] = true
+	}
+	return s
+}
+
+// localAddrs are the namespace's local addresses in these tests: the served
+// ones, another interface's, and a directed broadcast.
+var localAddrs = []netip.Addr{server4, server6,
+	netip.MustParseAddr("198.18.1.1"), netip.MustParseAddr("198.18.0.255"), netip.MustParseAddr("fd00:1::1")}
 
 // BPF_PROG_TEST_RUN takes XDP frames of at least an Ethernet header;
 // shorter ones fail with EINVAL. Longer frames are taken (up to about 72 KiB,
@@ -47,12 +62,7 @@ func runnable(frame []byte) bool { return len(frame) >= minRunFrame && len(frame
 // for a testing.TB (a fuzz target has no *testing.T outside its callback).
 func loadModelFilter(tb testing.TB) *Filter {
 	tb.Helper()
-	priv.Require(tb)
-	f, err := Load()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { f.Close() })
+	f := loadHost(tb)
 	for _, ap := range modelServed {
 		if err := f.Serve(ap.Addr(), ap.Port()); err != nil {
 			tb.Fatal(err)
@@ -153,7 +163,7 @@ func seedCases() []seedCase {
 		}
 	}
 	dnsFlags := func(flags, qd uint16) func(*pkt.Frame) { return dnsHdr(flags, qd, 0, 0, 0) }
-	return []seedCase{
+	cases := []seedCase{
 		{"ipv4 query", query4(nil), PassNoSocket},
 		{"ipv6 query", query6(nil), PassNoSocket},
 		{"802.1Q ipv4", query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x8100} }), PassNoSocket},
@@ -221,6 +231,57 @@ func seedCases() []seedCase {
 		{"ipv4 in ipv6 ethertype", query4(func(p *pkt.Frame) { p.EtherType = 0x86dd }), PassMalformed},
 		{"ipv6 padding", query6(func(p *pkt.Frame) { p.Padding = 7 }), PassNoSocket},
 	}
+	return append(cases, martianCases()...)
+}
+
+// martianCases are the sources and frames the kernel's input checks drop,
+// and their edges.
+func martianCases() []seedCase {
+	from4 := func(src string) []byte {
+		return query4(func(p *pkt.Frame) { p.SrcIP = netip.MustParseAddr(src) })
+	}
+	from6 := func(src string) []byte {
+		return query6(func(p *pkt.Frame) { p.SrcIP = netip.MustParseAddr(src) })
+	}
+	to := func(mac [6]byte, frame []byte) []byte { copy(frame, mac[:]); return frame }
+	var cases []seedCase
+	for _, src := range []string{"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.0.1", "224.0.0.251", "239.255.255.250",
+		"240.0.0.1", "255.255.255.255", "198.18.0.1", "198.18.1.1", "198.18.0.255"} {
+		cases = append(cases, seedCase{"ipv4 martian source " + src, from4(src), PassMartian})
+	}
+	for _, src := range []string{"::", "::1", "ff02::fb", "ff05::1:3", "::ffff:198.18.0.2", "::ffff:0.0.0.0", "fd00::1", "fd00:1::1"} {
+		cases = append(cases, seedCase{"ipv6 martian source " + src, from6(src), PassMartian})
+	}
+	for _, src := range []string{"1.0.0.0", "126.255.255.255", "128.0.0.1", "223.255.255.255", "198.18.0.254", "198.18.1.2"} {
+		cases = append(cases, seedCase{"ipv4 ordinary source " + src, from4(src), PassNoSocket})
+	}
+	for _, src := range []string{"::2", "fe80::1", "::198.18.0.2", "::fffe:c612:2", "fe00::1", "fd00::ffff:0:1"} {
+		cases = append(cases, seedCase{"ipv6 ordinary source " + src, from6(src), PassNoSocket})
+	}
+	other := [6]byte{0x02, 0, 0, 0, 0, 0x99}
+	return append(cases,
+		seedCase{"ipv4 source port 0", query4(func(p *pkt.Frame) { p.SrcPort = 0 }), PassMartian},
+		seedCase{"ipv4 to served loopback", query4(func(p *pkt.Frame) { p.DstIP = netip.MustParseAddr("127.0.0.1") }), PassMartian},
+		seedCase{"ipv6 to served loopback", query6(func(p *pkt.Frame) { p.DstIP = netip.MustParseAddr("::1") }), PassMartian},
+		seedCase{"ipv6 source port 0", query6(func(p *pkt.Frame) { p.SrcPort = 0 }), PassMartian},
+		seedCase{"ipv4 another host's MAC", to(other, query4(nil)), PassMartian},
+		seedCase{"ipv6 another host's MAC", to(other, query6(nil)), PassMartian},
+		seedCase{"vlan another host's MAC", to(other, query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x8100} })), PassMartian},
+		seedCase{"zero MAC", to([6]byte{}, query4(nil)), PassMartian},
+		seedCase{"broadcast MAC", to([6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, query4(nil)), PassNoSocket},
+		seedCase{"multicast MAC", to([6]byte{0x33, 0x33, 0, 0, 0, 1}, query6(nil)), PassNoSocket},
+		seedCase{"bridge's MAC", to(bridgeMAC, query4(nil)), PassNoSocket},
+		seedCase{"loopback source to another port", query4(func(p *pkt.Frame) {
+			p.SrcIP, p.DstPort = netip.MustParseAddr("127.0.0.1"), 54
+		}), PassPort},
+		seedCase{"own source to another address", query4(func(p *pkt.Frame) {
+			p.SrcIP, p.DstIP = server4, netip.MustParseAddr("198.18.0.9")
+		}), PassAddr},
+		seedCase{"loopback source, not a query", query4(func(p *pkt.Frame) {
+			p.SrcIP = netip.MustParseAddr("127.0.0.1")
+			binary.BigEndian.PutUint16(p.Payload[2:], 0x8180)
+		}), PassNotQuery},
+	)
 }
 
 // mutate returns a random variation of b: bytes overwritten (mostly in the

@@ -1,9 +1,17 @@
 // Package bpf loads the afxdp XDP filter, attaches it to an interface and
 // keeps its maps: which queues have an AF_XDP socket, which addresses and
-// ports are served, and what the program counted. It knows nothing of rings,
-// DNS messages or CoreDNS.
+// ports are served, what it mirrors of the kernel's input checks (MACs,
+// local addresses, rp_filter and the kernel's verdicts on sources, all told
+// to it by its caller), and what the program counted. The program reads the
+// DNS header; the package knows nothing of rings, DNS libraries or CoreDNS.
 package bpf
 
-// The generated Go and object are committed so that building needs no clang.
-// BPF2GO_CFLAGS carries the include path of the asm headers (see the Makefile).
-//go:generate go run github.com/cilium/ebpf/cmd/bpf2go -target bpfel -type counter -type served4_key -type served6_key filter xdp_dns.c
+// The generated Go and object are committed so that building needs no clang;
+// CI regenerates them (make generate) and fails if they differ. The line
+// carries every compiler flag, so `go generate ./bpf` alone reproduces them:
+// bpf2go (pinned by go.mod's tool line) strips paths and the clang version,
+// and -cflags overrides any BPF2GO_CFLAGS in the environment. The compiler is
+// bpf2go's -cc default, $BPF2GO_CC or clang; make generate sets clang-14.
+// Debian keeps the asm headers in a per-arch directory; both are named and
+// clang skips the one that is missing.
+//go:generate go tool bpf2go -cflags "-O2 -g -Wall -Werror -mcpu=v3 -I/usr/include/x86_64-linux-gnu -I/usr/include/aarch64-linux-gnu" -target bpfel -type counter -type route_verdict -type filter_config -type route_state -type route_request -type served4_key -type served6_key filter xdp_dns.c

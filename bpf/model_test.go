@@ -18,6 +18,11 @@ type servedSet struct {
 	v4    map[[4]byte]map[uint16]bool
 	v6    map[[16]byte]map[uint16]bool
 	ports map[uint16]bool
+
+	// What the kernel's input checks know: this host's MACs (the bridge's
+	// is zero when there is none) and its local addresses.
+	mac, master [6]byte
+	local       map[netip.Addr]bool
 }
 
 func newServedSet(aps ...netip.AddrPort) *servedSet {
@@ -25,6 +30,7 @@ func newServedSet(aps ...netip.AddrPort) *servedSet {
 		v4:    make(map[[4]byte]map[uint16]bool),
 		v6:    make(map[[16]byte]map[uint16]bool),
 		ports: make(map[uint16]bool),
+		local: make(map[netip.Addr]bool),
 	}
 	for _, ap := range aps {
 		a, p := ap.Addr(), ap.Port()
@@ -52,6 +58,32 @@ func (s *servedSet) served4(addr []byte, port uint16) bool {
 
 func (s *servedSet) served6(addr []byte, port uint16) bool {
 	return s.v6[[16]byte(addr)][port]
+}
+
+// forUs: the kernel takes broadcast and multicast frames and those for its
+// own MACs; others are PACKET_OTHERHOST (seen when promiscuous).
+func (s *servedSet) forUs(frame []byte) bool {
+	dst := [6]byte(frame[0:6])
+	return dst[0]&1 == 1 || dst == s.mac || (s.master != [6]byte{} && dst == s.master)
+}
+
+// martian: sources the kernel refuses on input (zero network, loopback,
+// multicast, class E and limited broadcast for IPv4; unspecified, loopback,
+// multicast and v4-mapped for IPv6), any local address, and port 0.
+// The same classes as destinations are martian too (the only one left is
+// local), whatever is served.
+func (s *servedSet) martian(src, dst []byte, sport uint16) bool {
+	a, _ := netip.AddrFromSlice(src)
+	d, _ := netip.AddrFromSlice(dst)
+	return sport == 0 || s.local[a] || martianAddr(a) || martianAddr(d)
+}
+
+func martianAddr(a netip.Addr) bool {
+	if a.Is4() {
+		first := a.As4()[0]
+		return first == 0 || first == 127 || first >= 224
+	}
+	return a.IsUnspecified() || a.IsLoopback() || a.IsMulticast() || a.Is4In6()
 }
 
 // model is the counter the filter must bump for frame, as seen in a
@@ -120,12 +152,15 @@ func modelIPv4(frame []byte, l3 int, s *servedSet) Counter {
 	if flagsFrag&moreFragments != 0 || flagsFrag&offsetMask != 0 {
 		return PassFragment
 	}
-	c, port := modelUDP(frame, l3+hdrLen, l3+total, s)
+	c, sport, port := modelUDP(frame, l3+hdrLen, l3+total, s)
 	if c != Redirect {
 		return c
 	}
 	if !s.served4(ip[16:20], port) {
 		return PassAddr
+	}
+	if s.martian(ip[12:16], ip[16:20], sport) || !s.forUs(frame) {
+		return PassMartian
 	}
 	return Redirect
 }
@@ -155,35 +190,40 @@ func modelIPv6(frame []byte, l3 int, s *servedSet) Counter {
 	case next != 17:
 		return PassNotUDP
 	}
-	c, port := modelUDP(frame, l3+40, l3+40+payloadLen, s)
+	c, sport, port := modelUDP(frame, l3+40, l3+40+payloadLen, s)
 	if c != Redirect {
 		return c
 	}
 	if !s.served6(ip[24:40], port) {
 		return PassAddr
 	}
+	if s.martian(ip[8:24], ip[24:40], sport) || !s.forUs(frame) {
+		return PassMartian
+	}
 	return Redirect
 }
 
 // modelUDP checks the UDP header at frame[start:] and the DNS header behind
 // it; ipEnd is where the IP header says the datagram ends (the frame may be
-// longer). It returns Redirect and the destination port when the datagram is
-// a plain query to a served port; the address is the caller's to check.
-func modelUDP(frame []byte, start, ipEnd int, s *servedSet) (Counter, uint16) {
+// longer). It returns Redirect and the source and destination ports when the
+// datagram is a plain query to a served port; the address is the caller's to
+// check.
+func modelUDP(frame []byte, start, ipEnd int, s *servedSet) (Counter, uint16, uint16) {
 	if start+8 > len(frame) {
-		return PassMalformed, 0
+		return PassMalformed, 0, 0
 	}
 	udp := frame[start:]
+	sport := binary.BigEndian.Uint16(udp[0:2])
 	dport := binary.BigEndian.Uint16(udp[2:4])
 	udpLen := int(binary.BigEndian.Uint16(udp[4:6]))
 	if udpLen < 8 || start+udpLen > ipEnd {
-		return PassMalformed, 0
+		return PassMalformed, 0, 0
 	}
 	if !s.ports[dport] {
-		return PassPort, 0
+		return PassPort, 0, 0
 	}
 	if start+8+12 > len(frame) || udpLen < 8+12 {
-		return PassMalformed, 0
+		return PassMalformed, 0, 0
 	}
 	dns := udp[8:20]
 	flags := binary.BigEndian.Uint16(dns[2:4])
@@ -193,9 +233,9 @@ func modelUDP(frame []byte, start, ipEnd int, s *servedSet) (Counter, uint16) {
 	ns := binary.BigEndian.Uint16(dns[8:10])
 	ar := binary.BigEndian.Uint16(dns[10:12])
 	if qr != 0 || opcode != 0 || qd != 1 || an > 1 || ns > 1 || ar > 2 {
-		return PassNotQuery, 0
+		return PassNotQuery, 0, 0
 	}
-	return Redirect, dport
+	return Redirect, sport, dport
 }
 
 // TestModelVerdicts checks the model against the hand-written expectations

@@ -34,7 +34,7 @@ nsx() { ip netns exec "$@"; }
 . run/testnet.sh
 say() { printf '\n== %s\n' "$*"; }
 
-say "test network: $CLI (198.18.0.2, fd00::2) -- $SRV (198.18.0.1, fd00::1 | 198.18.1.1) -- $UPS (198.18.1.2)"
+say "test network: $CLI ($TESTNET_CLI4, $TESTNET_CLI6) -- $SRV ($TESTNET_SRV4, $TESTNET_SRV6 | $TESTNET_SU4, $TESTNET_SU6) -- $UPS ($TESTNET_UPS4, $TESTNET_UPS6)"
 testnet_up 2
 
 cat >"$WORK/upstream.Corefile" <<EOC
@@ -68,6 +68,9 @@ counters() {
 # XDP runs before netfilter: with the kernel's UDP/53 input dropped on
 # veth-s, every UDP answer below came through AF_XDP.
 nsx $SRV nft add table inet afxdp-run '{ chain in { type filter hook input priority 0; iifname "veth-s" udp dport 53 counter drop; }; }'
+say "nftables now drops UDP/53 input on veth-s. XDP runs before netfilter, so this rule, like any"
+echo "   input rule on UDP/53, does not apply to queries afxdp answers: put such policy in the acl"
+echo "   plugin. Here the rule proves that every UDP answer below came through AF_XDP."
 sleep 0.3
 counters before
 DIG="dig +time=2 +tries=1"

@@ -1,30 +1,79 @@
-# Sourced by run/run.sh and bench/bench.sh: the three-namespace test network
-#   $CLI (veth-c 198.18.0.2, fd00::2) -- $SRV (veth-s 198.18.0.1, fd00::1;
-#   veth-su 198.18.1.1) -- $UPS (veth-u 198.18.1.2)
-# testnet_up QUEUES makes it (removing leftovers of a run killed hard);
-# testnet_down removes it. CLI, SRV and UPS name the namespaces.
+# The test network, its one definition: sourced by run/run.sh and
+# bench/bench.sh, and run by the Go tests through internal/netns (which give
+# it namespaces with random names of their own).
+#
+#   $CLI veth-c ==== veth-s $SRV veth-su ---- veth-u $UPS
+#        (QUEUES queues)              (one queue)
+#
+# CLI, SRV and UPS name the namespaces; without UPS there is no upstream.
+#   testnet_up QUEUES    makes the namespaces and the network in them,
+#                        removing leftovers of a run killed hard first
+#   testnet_down         removes the namespaces (their links go with them)
+#   testnet_links QUEUES the links and addresses, in namespaces that exist
+#   testnet_veth NS_A A NS_B B QUEUES   one veth pair, both ends up, with
+#                        TESTNET_ETHTOOL on both
+#   testnet_addr NS DEV CIDR...         addresses; IPv6 ones without DAD
+# Everything fails loudly under set -e.
+
+# Go reads these lines (internal/netns): keep them NAME=VALUE, no quotes.
+# Only 198.18.0.0/15 and fd00::/8, and a test checks that.
+TESTNET_CLI4=198.18.0.2/24 # veth-c
+TESTNET_CLI6=fd00::2/64
+TESTNET_SRV4=198.18.0.1/24 # veth-s
+TESTNET_SRV6=fd00::1/64
+TESTNET_SU4=198.18.1.1/24 # veth-su, the server's end of the upstream link
+TESTNET_SU6=fd00:1::1/64
+TESTNET_UPS4=198.18.1.2/24 # veth-u
+TESTNET_UPS6=fd00:1::2/64
+# Checksums in full (as off a wire); GRO on, so veth takes frames sent from
+# AF_XDP on the peer (it accepts them only when the receiving end runs NAPI).
+TESTNET_ETHTOOL="tx off tso off gro on"
 
 testnet_down() {
-	for ns in $CLI $SRV $UPS; do ip netns del "$ns" 2>/dev/null || true; done
+	local ns
+	for ns in $CLI $SRV ${UPS:-}; do ip netns del "$ns" 2>/dev/null || true; done
 }
 
 testnet_up() {
-	local q=$1 pair ns dev
+	local ns
 	testnet_down
-	for ns in $CLI $SRV $UPS; do ip netns add "$ns"; ip netns exec "$ns" ip link set lo up; done
-	ip link add veth-c netns $CLI numtxqueues $q numrxqueues $q type veth peer name veth-s netns $SRV numtxqueues $q numrxqueues $q
-	ip link add veth-su netns $SRV type veth peer name veth-u netns $UPS
-	for pair in $CLI:veth-c $SRV:veth-s $SRV:veth-su $UPS:veth-u; do
-		ns=${pair%%:*} dev=${pair##*:}
-		# Checksums in full (as off a wire); GRO on, so veth takes frames
-		# sent from AF_XDP on the peer.
-		ip netns exec "$ns" ethtool -K "$dev" tx off tso off gro on >/dev/null 2>&1
-		ip netns exec "$ns" ip link set "$dev" up
+	for ns in $CLI $SRV ${UPS:-}; do ip netns add "$ns"; ip netns exec "$ns" ip link set lo up; done
+	testnet_links "$1"
+}
+
+testnet_links() {
+	# rp_filter off, the kernel's default, whatever the host's: with it on,
+	# the first query from each new client goes to the kernel while afxdp
+	# learns the kernel's verdict on it, and tests that drop the kernel's
+	# UDP/53 would lose it. test/e2e/martian_test.go turns it on.
+	ip netns exec "$SRV" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	testnet_veth "$CLI" veth-c "$SRV" veth-s "$1"
+	testnet_addr "$CLI" veth-c $TESTNET_CLI4 $TESTNET_CLI6
+	testnet_addr "$SRV" veth-s $TESTNET_SRV4 $TESTNET_SRV6
+	[ -n "${UPS:-}" ] || return 0
+	testnet_veth "$SRV" veth-su "$UPS" veth-u 1
+	testnet_addr "$SRV" veth-su $TESTNET_SU4 $TESTNET_SU6
+	testnet_addr "$UPS" veth-u $TESTNET_UPS4 $TESTNET_UPS6
+}
+
+testnet_veth() {
+	local q=$5
+	ip link add "$2" netns "$1" numtxqueues "$q" numrxqueues "$q" \
+		type veth peer name "$4" netns "$3" numtxqueues "$q" numrxqueues "$q"
+	# ethtool lists what it changed on stdout.
+	ip netns exec "$1" ethtool -K "$2" $TESTNET_ETHTOOL >/dev/null
+	ip netns exec "$3" ethtool -K "$4" $TESTNET_ETHTOOL >/dev/null
+	ip netns exec "$1" ip link set "$2" up
+	ip netns exec "$3" ip link set "$4" up
+}
+
+testnet_addr() {
+	local ns=$1 dev=$2 a
+	shift 2
+	for a; do
+		case $a in
+		*:*) ip netns exec "$ns" ip addr add "$a" dev "$dev" nodad ;;
+		*) ip netns exec "$ns" ip addr add "$a" dev "$dev" ;;
+		esac
 	done
-	ip netns exec $CLI ip addr add 198.18.0.2/24 dev veth-c
-	ip netns exec $CLI ip addr add fd00::2/64 dev veth-c nodad
-	ip netns exec $SRV ip addr add 198.18.0.1/24 dev veth-s
-	ip netns exec $SRV ip addr add fd00::1/64 dev veth-s nodad
-	ip netns exec $SRV ip addr add 198.18.1.1/24 dev veth-su
-	ip netns exec $UPS ip addr add 198.18.1.2/24 dev veth-u
 }

@@ -88,34 +88,19 @@ func (n *NS) Do(fn func() error) error {
 }
 
 // Veth joins a (interface aName) and b (bName) with a veth pair of the given
-// number of queues, both ends up, with TX checksum offload off (frames look
-// as they would off a wire) and GRO on (veth accepts frames sent from
-// AF_XDP/XDP only when the receiving end runs NAPI).
+// number of queues, both ends up, with the offload flags of the test network
+// (run/testnet.sh: frames look as they would off a wire, and veth accepts
+// frames sent from AF_XDP/XDP).
 func Veth(t testing.TB, a *NS, aName string, b *NS, bName string, queues int) {
 	t.Helper()
-	q := fmt.Sprint(queues)
-	run(t, "ip", "link", "add", aName, "netns", a.Name, "numtxqueues", q, "numrxqueues", q,
-		"type", "veth", "peer", "name", bName, "netns", b.Name, "numtxqueues", q, "numrxqueues", q)
-	for _, e := range []struct {
-		ns   *NS
-		name string
-	}{{a, aName}, {b, bName}} {
-		e.ns.Run("ethtool", "-K", e.name, "tx", "off", "gro", "on")
-		e.ns.Run("ip", "link", "set", e.name, "up")
-	}
+	script(t, nil, "testnet_veth", a.Name, aName, b.Name, bName, fmt.Sprint(queues))
 }
 
-// Addr adds addresses (CIDR form) to an interface; IPv6 ones skip duplicate
-// address detection so they are usable at once.
+// Addr adds addresses (CIDR form) to an interface as the test network does;
+// IPv6 ones skip duplicate address detection so they are usable at once.
 func (n *NS) Addr(dev string, cidrs ...string) {
 	n.t.Helper()
-	for _, c := range cidrs {
-		args := []string{"ip", "addr", "add", c, "dev", dev}
-		if strings.Contains(c, ":") {
-			args = append(args, "nodad")
-		}
-		n.Run(args...)
-	}
+	script(n.t, nil, "testnet_addr", append([]string{n.Name, dev}, cidrs...)...)
 }
 
 func run(t testing.TB, args ...string) string {

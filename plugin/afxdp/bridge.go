@@ -18,7 +18,7 @@ type bridge struct {
 	table   atomic.Pointer[table]
 	writers sync.Pool
 
-	noListener atomic.Uint64 // destination served by the filter but by no live server
+	noServer   atomic.Uint64 // destination served by the filter but by no live server
 	formErr    atomic.Uint64 // queries that did not unpack (answered FORMERR)
 	unanswered atomic.Uint64 // ServeDNS wrote nothing (acl drop, shed, ...)
 }
@@ -34,7 +34,7 @@ func newBridge() *bridge {
 func (b *bridge) ServeFrame(r *datapath.Request) {
 	l := b.table.Load().lookup(r.Header.Dst, r.Header.DstPort)
 	if l == nil {
-		b.noListener.Add(1)
+		b.noServer.Add(1)
 		return
 	}
 	w := b.writers.Get().(*writer)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/coredns/coredns/plugin"
 
 	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
 )
@@ -49,7 +50,7 @@ func generationOf(c *caddy.Controller) *generation {
 // blocks may name one interface if they agree on its settings.
 func (g *generation) claim(name string, opts datapath.Options, cfg *dnsserver.Config, where string) error {
 	if cl, ok := g.claims[name]; ok {
-		if !sameOptions(cl.opts, opts) {
+		if !cl.opts.Equal(opts) {
 			return fmt.Errorf("interface %s claimed twice with different settings (first at %s)", name, cl.where)
 		}
 		cl.configs = append(cl.configs, cfg)
@@ -57,11 +58,6 @@ func (g *generation) claim(name string, opts datapath.Options, cfg *dnsserver.Co
 	}
 	g.claims[name] = &claim{name: name, opts: opts, where: where, configs: []*dnsserver.Config{cfg}}
 	return nil
-}
-
-func sameOptions(a, b datapath.Options) bool {
-	return slices.Equal(a.Queues, b.Queues) && a.XDPMode == b.XDPMode && a.Socket == b.Socket &&
-		a.Batch == b.Batch && a.MaxWorkers == b.MaxWorkers && a.MaxPending == b.MaxPending
 }
 
 // start opens (or takes over) every claimed interface. Until the servers
@@ -73,14 +69,15 @@ func (g *generation) start() error {
 		for _, cfg := range cl.configs {
 			keys, err := keysOf(cfg)
 			if err != nil {
-				return fmt.Errorf("%s - afxdp: %v", cl.where, err)
+				return plugin.Error(pluginName, fmt.Errorf("%s: interface %s: %w", cl.where, cl.name, err))
 			}
 			for _, k := range keys {
 				cl.keys[k] = true
 			}
 		}
 		if err := reg.acquire(g, cl); err != nil {
-			return fmt.Errorf("%s - afxdp: %v", cl.where, err) // the error names the interface
+			// datapath.Open names the interface an error concerns.
+			return plugin.Error(pluginName, fmt.Errorf("%s: %w", cl.where, err))
 		}
 	}
 	go g.checkDelivered(5 * time.Second)

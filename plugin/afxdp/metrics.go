@@ -47,7 +47,7 @@ var (
 	zeroCopy      = desc("zerocopy", "1 if the AF_XDP sockets run in zero-copy mode, 0 in copy mode.", "interface")
 	queues        = desc("queues", "RX queues with a bound AF_XDP socket.", "interface")
 	served        = desc("served_addresses", "Address:port pairs the XDP program redirects.", "interface")
-	noListener    = desc("no_server_total", "Redirected queries for which no CoreDNS server was live (dropped).", "interface")
+	noServer      = desc("no_server_total", "Redirected queries for which no CoreDNS server was live (dropped).", "interface")
 	formErr       = desc("formerr_total", "Queries that did not unpack, answered FORMERR.", "interface")
 	unanswered    = desc("unanswered_total", "Queries the plugin chain wrote no answer for (acl drop, ...).", "interface")
 )
@@ -55,7 +55,7 @@ var (
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
-		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noListener, formErr, unanswered} {
+		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered} {
 		ch <- d
 	}
 }
@@ -89,23 +89,19 @@ func (t *totals) keep(dp *datapath.Interface, grace time.Duration) {
 		log.Errorf("interface %s: closing: %v", dp.Name(), err)
 	}
 	if err == nil {
-		for i := range c {
-			t.filter[i] += c[i]
-		}
+		addCounters(&t.filter, &c)
 	}
+	t.addClosed(dp.Stats())
+}
+
+// addClosed remembers the final counts of a closed datapath's queues.
+func (t *totals) addClosed(stats []datapath.QueueStats) {
 	if t.queues == nil {
 		t.queues = map[int]datapath.QueueStats{}
 	}
-	for _, s := range dp.Stats() {
+	for _, s := range stats {
 		b := t.queues[s.Queue]
-		b.RxFrames += s.RxFrames
-		b.RxBytes += s.RxBytes
-		b.TxFrames += s.TxFrames
-		b.TxBytes += s.TxBytes
-		b.Handoffs += s.Handoffs
-		for i := range s.Drops {
-			b.Drops[i] += s.Drops[i]
-		}
+		b.Add(&s)
 		t.queues[s.Queue] = b
 	}
 }
@@ -113,17 +109,14 @@ func (t *totals) keep(dp *datapath.Interface, grace time.Duration) {
 // addQueue adds the closed datapaths' counts to a live snapshot. The
 // kernel's socket statistics start again with each socket.
 func (t *totals) addQueue(s *datapath.QueueStats) {
-	b, ok := t.queues[s.Queue]
-	if !ok {
-		return
+	if b, ok := t.queues[s.Queue]; ok {
+		s.Add(&b)
 	}
-	s.RxFrames += b.RxFrames
-	s.RxBytes += b.RxBytes
-	s.TxFrames += b.TxFrames
-	s.TxBytes += b.TxBytes
-	s.Handoffs += b.Handoffs
-	for i := range s.Drops {
-		s.Drops[i] += b.Drops[i]
+}
+
+func addCounters(dst, src *bpf.Counters) {
+	for i := range dst {
+		dst[i] += src[i]
 	}
 }
 
@@ -135,23 +128,27 @@ func collectInterface(ch chan<- prometheus.Metric, name string, f *iface) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{name}, l...)...)
 	}
 	if c, err := f.dp.FilterCounters(); err == nil {
-		for i := range c {
-			c[i] += f.base.filter[i]
-		}
-		counter(xdpRedirected, c[bpf.Redirect])
-		for i := range c {
-			if bpf.Counter(i) != bpf.Redirect {
-				counter(xdpPassed, c[i], bpf.Counter(i).String())
-			}
-		}
+		addCounters(&c, &f.base.filter)
+		collectFilter(ch, name, &c)
 	}
 	gauge(xdpMode, 1, f.dp.XDPMode().String())
 	gauge(zeroCopy, b2f(f.dp.ZeroCopy()))
 	gauge(queues, float64(len(f.dp.Queues())))
 	gauge(served, float64(len(f.dp.Served())))
-	counter(noListener, f.bridge.noListener.Load())
+	counter(noServer, f.bridge.noServer.Load())
 	counter(formErr, f.bridge.formErr.Load())
 	counter(unanswered, f.bridge.unanswered.Load())
+}
+
+// collectFilter takes the counts rather than the datapath, so that a test
+// can collect them unprivileged.
+func collectFilter(ch chan<- prometheus.Metric, name string, c *bpf.Counters) {
+	ch <- prometheus.MustNewConstMetric(xdpRedirected, prometheus.CounterValue, float64(c[bpf.Redirect]), name)
+	for i, v := range c {
+		if bpf.Counter(i) != bpf.Redirect {
+			ch <- prometheus.MustNewConstMetric(xdpPassed, prometheus.CounterValue, float64(v), name, bpf.Counter(i).String())
+		}
+	}
 }
 
 func collectQueue(ch chan<- prometheus.Metric, name string, s *datapath.QueueStats) {

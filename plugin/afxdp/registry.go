@@ -1,7 +1,6 @@
 package afxdp
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/coredns/coredns/core/dnsserver"
 
 	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+	"github.com/afxdp/afxdp/plugin/afxdp/route"
 )
 
 // closeGrace bounds how long closing an interface waits for queries already
@@ -38,7 +38,7 @@ type iface struct {
 	bridge    *bridge
 	refs      map[*generation]bool
 	listeners map[listenKey]*listener
-	watch     *addrWatch
+	watch     *route.Watcher
 	base      totals // counts of datapaths closed by a reopen, so metrics stay monotonic
 }
 
@@ -50,7 +50,7 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	defer r.mu.Unlock()
 	r.gens[g] = true
 	f := r.ifaces[cl.name]
-	if f != nil && !sameOptions(f.opts, cl.opts) {
+	if f != nil && !f.opts.Equal(cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
 		f.base.keep(f.dp, closeGrace)
 		f.dp = nil
@@ -228,30 +228,9 @@ func (r *registry) reconcile(f *iface) error {
 	return firstErr
 }
 
-// interfaceAddrs lists the interface's unicast addresses.
-func interfaceAddrs(name string) []netip.Addr {
-	nif, err := net.InterfaceByName(name)
-	if err != nil {
-		return nil
-	}
-	as, err := nif.Addrs()
-	if err != nil {
-		return nil
-	}
-	var out []netip.Addr
-	for _, a := range as {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(n.IP); ok {
-				out = append(out, ip.Unmap())
-			}
-		}
-	}
-	return out
-}
-
 func (f *iface) stopWatch() {
 	if f.watch != nil {
-		f.watch.stop()
+		f.watch.Stop()
 		f.watch = nil
 	}
 }

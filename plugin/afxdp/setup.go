@@ -140,33 +140,33 @@ func parseOption(c *caddy.Controller, o *datapath.Options) error {
 		o.Queues, err = parseQueues(args)
 		slices.Sort(o.Queues) // settings compare equal whatever the order
 	case "xdp_mode":
-		err = oneArg(c, args)
+		err = oneArg(args)
 		if err == nil {
 			o.XDPMode, err = bpf.ParseMode(args[0])
 		}
 	case "bind_mode":
-		err = oneArg(c, args)
+		err = oneArg(args)
 		if err == nil {
 			o.Socket.Bind, err = xsk.ParseBindMode(args[0])
 		}
 	case "frames":
-		if err = intArg(c, args, &o.Socket.Frames); err == nil {
+		if err = intArg(args, &o.Socket.Frames); err == nil {
 			err = xsk.CheckFrames(o.Socket.Frames)
 		}
 	case "frame_size":
-		if err = intArg(c, args, &o.Socket.FrameSize); err == nil {
+		if err = intArg(args, &o.Socket.FrameSize); err == nil {
 			err = xsk.CheckFrameSize(o.Socket.FrameSize)
 		}
 	case "ring_size":
-		if err = intArg(c, args, &o.Socket.RingSize); err == nil {
+		if err = intArg(args, &o.Socket.RingSize); err == nil {
 			err = xsk.CheckRingSize(o.Socket.RingSize)
 		}
 	case "batch":
-		err = intArg(c, args, &o.Batch)
+		err = intArg(args, &o.Batch)
 	case "workers":
-		err = intArg(c, args, &o.MaxWorkers)
+		err = intArg(args, &o.MaxWorkers)
 	case "pending":
-		err = intArg(c, args, &o.MaxPending)
+		err = intArg(args, &o.MaxPending)
 	default:
 		return c.Errf("unknown option %q", opt)
 	}
@@ -194,15 +194,15 @@ func parseQueues(args []string) ([]int, error) {
 	return qs, nil
 }
 
-func oneArg(c *caddy.Controller, args []string) error {
+func oneArg(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("takes one value, got %d", len(args))
 	}
 	return nil
 }
 
-func intArg(c *caddy.Controller, args []string, dst *int) error {
-	if err := oneArg(c, args); err != nil {
+func intArg(args []string, dst *int) error {
+	if err := oneArg(args); err != nil {
 		return err
 	}
 	n, err := strconv.Atoi(args[0])

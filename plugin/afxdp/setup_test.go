@@ -358,11 +358,11 @@ func TestSetupSameOptions(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sameOptions(def, tc.b); got != tc.same {
-				t.Errorf("sameOptions(defaults, %+v) = %v, want %v", tc.b, got, tc.same)
+			if got := def.Equal(tc.b); got != tc.same {
+				t.Errorf("Equal(defaults, %+v) = %v, want %v", tc.b, got, tc.same)
 			}
-			if got := sameOptions(tc.b, def); got != tc.same {
-				t.Errorf("sameOptions(%+v, defaults) = %v, want %v", tc.b, got, tc.same)
+			if got := tc.b.Equal(def); got != tc.same {
+				t.Errorf("Equal(%+v, defaults) = %v, want %v", tc.b, got, tc.same)
 			}
 		})
 	}
@@ -379,8 +379,8 @@ func TestSetupSameOptions(t *testing.T) {
 	for _, q := range queues {
 		a := withOpts(func(o *datapath.Options) { o.Queues = q.a })
 		b := withOpts(func(o *datapath.Options) { o.Queues = q.b })
-		if got := sameOptions(a, b); got != q.same {
-			t.Errorf("sameOptions with queues %v and %v = %v, want %v", q.a, q.b, got, q.same)
+		if got := a.Equal(b); got != q.same {
+			t.Errorf("Equal with queues %v and %v = %v, want %v", q.a, q.b, got, q.same)
 		}
 	}
 }

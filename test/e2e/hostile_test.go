@@ -32,14 +32,14 @@ func (tb *testbed) rawSocket() *rawSocket {
 			return err
 		}
 		s.ifindex = nif.Index
-		proto := int(htons(unix.ETH_P_ALL))
+		proto := int(pkt.Htons(unix.ETH_P_ALL))
 		if s.fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto); err != nil {
 			return err
 		}
 		unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
 		// The kernel strips a VLAN tag on receive and reports it here.
 		unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
-		return unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: s.ifindex})
+		return unix.Bind(s.fd, &unix.SockaddrLinklayer{Protocol: pkt.Htons(unix.ETH_P_ALL), Ifindex: s.ifindex})
 	}); err != nil {
 		tb.t.Fatal(err)
 	}
@@ -84,8 +84,6 @@ func (s *rawSocket) received(d time.Duration) []inFrame {
 	}
 	return out
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func mac(tb *testbed, ns interface{ Run(...string) string }, dev string) [6]byte {
 	hw, err := net.ParseMAC(strings.TrimSpace(ns.Run("cat", "/sys/class/net/"+dev+"/address")))
@@ -145,6 +143,7 @@ func TestHostileFrames(t *testing.T) {
 		{"empty dns payload", base(func(f *pkt.Frame) { f.Payload = nil }), "coredns_afxdp_xdp_passed_total", `reason="malformed"`},
 		{"ipv6 payload length lies", edit(base6(nil), 14+4, 0x05, 0xdc), "coredns_afxdp_xdp_passed_total", `reason="malformed"`},
 		{"bad udp checksum", edit(base(nil), 14+20+6, 0xde, 0xad), "coredns_afxdp_dropped_total", `reason="checksum"`},
+		{"bad ipv4 header checksum", edit(base(nil), 14+10, 0xde, 0xad), "coredns_afxdp_dropped_total", `reason="checksum"`},
 		{"ipv4 fragment", base(func(f *pkt.Frame) { f.FragOff = 0x2000 }), "coredns_afxdp_xdp_passed_total", `reason="fragment"`},
 		{"ipv6 fragment header", base6(func(f *pkt.Frame) { f.Proto = 44 }), "coredns_afxdp_xdp_passed_total", `reason="fragment"`},
 		{"ipv6 hop-by-hop", edit(base6(nil), 14+6, 0), "coredns_afxdp_xdp_passed_total", `reason="ipv6_ext"`},

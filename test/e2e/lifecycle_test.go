@@ -2,70 +2,14 @@ package e2e
 
 import (
 	"fmt"
-	"net"
+	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
-
-// load sends queries from the client at a steady pace for d: `senders`
-// sockets, each sending one query per `every` and waiting (up to 2 s, no
-// retry) for its answer. A query without an answer is lost.
-type load struct {
-	sent, answered atomic.Int64
-	firstErr       atomic.Value
-	wait           func()
-}
-
-func (tb *testbed) steadyLoad(d time.Duration, senders int, every time.Duration) *load {
-	tb.t.Helper()
-	l := &load{}
-	var wg sync.WaitGroup
-	stop := time.Now().Add(d)
-	for s := range senders {
-		var conn net.Conn
-		if err := tb.cli.Do(func() (err error) {
-			conn, err = net.Dial("udp", fmt.Sprintf("%s:53", srv4))
-			return err
-		}); err != nil {
-			tb.t.Fatal(err)
-		}
-		wg.Go(func() {
-			dc := &dns.Conn{Conn: conn}
-			defer dc.Close()
-			m := new(dns.Msg)
-			for n := 0; time.Now().Before(stop); n++ {
-				next := time.Now().Add(every)
-				m.SetQuestion(fmt.Sprintf("h%d.example.org.", (s*7919+n)%1000), dns.TypeA)
-				l.sent.Add(1)
-				dc.SetDeadline(time.Now().Add(2 * time.Second))
-				err := dc.WriteMsg(m)
-				var r *dns.Msg
-				for err == nil {
-					if r, err = dc.ReadMsg(); err == nil && r.Id == m.Id {
-						break
-					}
-				}
-				if err == nil && r.Rcode == dns.RcodeSuccess {
-					l.answered.Add(1)
-				} else if err != nil {
-					l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %v", m.Question[0].Name, err))
-				}
-				time.Sleep(time.Until(next))
-			}
-		})
-	}
-	tb.t.Cleanup(wg.Wait)
-	l.wait = wg.Wait
-	return l
-}
-
-func (l *load) lost() int64 { return l.sent.Load() - l.answered.Load() }
 
 func TestKillLeavesNoProgram(t *testing.T) {
 	tb := newTestbed(t, 2)
@@ -114,5 +58,67 @@ func TestStartupErrors(t *testing.T) {
 	}
 	if tb.xdpAttached() {
 		t.Error("a failed start left an XDP program on veth-s")
+	}
+}
+
+// TestSIGTERMUnderLoad: SIGTERM while queries stream in ends the process
+// cleanly and leaves no program on the interface.
+func TestSIGTERMUnderLoad(t *testing.T) {
+	tb := newTestbed(t, 2)
+	srv := tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n}\n", zone))
+	tb.waitAFXDP(srv4)
+	if !tb.xdpAttached() {
+		t.Fatal("no XDP program on veth-s while serving")
+	}
+	tb.steadyLoad(3*time.Second, 4, 200*time.Microsecond)
+	time.Sleep(time.Second)
+	srv.signal(syscall.SIGTERM)
+	if code := srv.waitExit(10 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if tb.xdpAttached() {
+		t.Error("XDP program left after SIGTERM under load")
+	}
+}
+
+// TestReloadTenTimes reloads ten times under a steady stream, every other
+// time with changed afxdp settings: a plain reload swaps the servers and
+// keeps the sockets, a changed one reopens the interface while the kernel
+// listener answers. Not one query may be lost.
+func TestReloadTenTimes(t *testing.T) {
+	tb := newTestbed(t, 2)
+	const corefile = ".:53 {\n afxdp veth-s {\n  batch %d\n }\n file %s example.org\n prometheus 127.0.0.1:9153\n}\n"
+	srv := tb.start(tb.srv, fmt.Sprintf(corefile, 64, zone))
+	tb.waitAFXDP(srv4)
+	l := tb.steadyLoad(12*time.Second, 4, time.Millisecond)
+	time.Sleep(time.Second)
+	for i := range 10 {
+		if i%2 == 1 {
+			if err := os.WriteFile(srv.file, fmt.Appendf(nil, corefile, 32+i, zone), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv.signal(syscall.SIGUSR1)
+		time.Sleep(time.Second)
+	}
+	l.wait()
+	t.Logf("sent %d, answered %d", l.sent.Load(), l.answered.Load())
+	if n := strings.Count(srv.output(), "Reloading complete"); n != 10 {
+		t.Errorf("%d reloads completed, want 10", n)
+	}
+	if n := strings.Count(srv.output(), "settings changed, reopening"); n != 5 {
+		t.Errorf("%d reloads reopened the interface, want 5", n)
+	}
+	if l.lost() != 0 {
+		t.Errorf("lost %d of %d queries across 10 reloads (first: %v)", l.lost(), l.sent.Load(), l.firstErr.Load())
+	}
+	if v := tb.redirected(); v < float64(l.sent.Load())/2 {
+		t.Errorf("only %v of %d queries went through AF_XDP", v, l.sent.Load())
+	}
+	// Still served through AF_XDP after the reloads.
+	r1 := tb.redirected()
+	tb.ask(srv4, "www.example.org.", dns.TypeA)
+	if r2 := tb.redirected(); r2 != r1+1 {
+		t.Errorf("after the reloads a query was not redirected (%v -> %v)", r1, r2)
 	}
 }

@@ -13,17 +13,6 @@ import (
 // CAP_NET_BIND_SERVICE as for any DNS server.
 var leastCaps = []string{"net_admin", "net_raw", "bpf", "perfmon", "ipc_lock", "net_bind_service"}
 
-func capList(caps []string) string {
-	var b strings.Builder
-	for i, c := range caps {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("+" + c)
-	}
-	return b.String()
-}
-
 // TestLeastPrivilege runs coredns as an unprivileged user with exactly the
 // documented capabilities: it serves through AF_XDP. Without any one of the
 // afxdp ones it refuses to start and names the one missing.

@@ -2,38 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 )
-
-// serveCorefile is a resolver-style server block: afxdp in front of cache
-// and forward to the upstream.
-const serveCorefile = `.:53 {
-    afxdp veth-s
-    cache
-    forward . 198.18.1.2
-    log
-    prometheus 127.0.0.1:9153
-}
-`
-
-// waitAFXDP polls until a query over AF_XDP is answered: the server reaches
-// afxdp a moment after CoreDNS prints its banner.
-func (tb *testbed) waitAFXDP(server netip.Addr) {
-	tb.t.Helper()
-	m := new(dns.Msg)
-	m.SetQuestion("www.example.org.", dns.TypeA)
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
-		if _, err := tb.query(tb.cli, server, 53, m, "udp"); err == nil {
-			return
-		}
-	}
-	tb.t.Fatalf("no answer from %s through AF_XDP within 5s", server)
-}
 
 func TestServesIPv4AndIPv6(t *testing.T) {
 	tb, _ := newResolver(t, 2, "")

@@ -17,12 +17,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
+	"github.com/afxdp/afxdp/internal/dnstest"
 	"github.com/afxdp/afxdp/internal/netns"
 	"github.com/afxdp/afxdp/internal/priv"
 )
@@ -32,11 +34,11 @@ var (
 	zone       string // the example zone
 )
 
+// The test network's addresses (run/testnet.sh).
 var (
-	srv4 = netip.MustParseAddr("198.18.0.1")
-	srv6 = netip.MustParseAddr("fd00::1")
-	cli4 = netip.MustParseAddr("198.18.0.2")
-	ups4 = netip.MustParseAddr("198.18.1.2")
+	srv4, srv6 = netns.Srv4.Addr(), netns.Srv6.Addr()
+	cli4       = netns.Cli4.Addr()
+	ups4, ups6 = netns.Ups4.Addr(), netns.Ups6.Addr()
 )
 
 func TestMain(m *testing.M) {
@@ -63,9 +65,8 @@ func buildAndRun(m *testing.M) int {
 	return m.Run()
 }
 
-// testbed: cli (198.18.0.2, fd00::2) — veth-c/veth-s — srv (198.18.0.1,
-// fd00::1; 198.18.1.1, fd00:1::1) — veth-su/veth-u — ups (198.18.1.2,
-// fd00:1::2).
+// testbed is the test network of run/testnet.sh with its upstream: cli
+// (veth-c) — srv (veth-s; veth-su) — ups (veth-u), in namespaces of its own.
 type testbed struct {
 	t             *testing.T
 	cli, srv, ups *netns.NS
@@ -73,14 +74,8 @@ type testbed struct {
 
 func newTestbed(t *testing.T, queues int) *testbed {
 	priv.Require(t)
-	tb := &testbed{t: t, cli: netns.New(t, "cli"), srv: netns.New(t, "srv"), ups: netns.New(t, "ups")}
-	netns.Veth(t, tb.cli, "veth-c", tb.srv, "veth-s", queues)
-	netns.Veth(t, tb.srv, "veth-su", tb.ups, "veth-u", 1)
-	tb.cli.Addr("veth-c", "198.18.0.2/24", "fd00::2/64")
-	tb.srv.Addr("veth-s", "198.18.0.1/24", "fd00::1/64")
-	tb.srv.Addr("veth-su", "198.18.1.1/24", "fd00:1::1/64")
-	tb.ups.Addr("veth-u", "198.18.1.2/24", "fd00:1::2/64")
-	return tb
+	n := netns.NewNet(t, queues, true)
+	return &testbed{t: t, cli: n.Cli, srv: n.Srv, ups: n.Ups}
 }
 
 // dropKernelDNS makes the server's kernel drop UDP/53 that arrives on
@@ -99,12 +94,12 @@ func (tb *testbed) kernelDrops() string {
 // upstream runs the authoritative example.org server in ups.
 func (tb *testbed) upstream(extra string) *coredns {
 	return tb.start(tb.ups, fmt.Sprintf(`example.org:53 {
-    bind 198.18.1.2 fd00:1::2
+    bind %s %s
     file %s
     log
     prometheus 127.0.0.1:9153
 }
-%s`, zone, extra))
+%s`, ups4, ups6, zone, extra))
 }
 
 type coredns struct {
@@ -194,6 +189,18 @@ func (tb *testbed) launchCaps(ns *netns.NS, corefile, user string, caps []string
 	return c
 }
 
+// capList is caps as setpriv's --inh-caps and --ambient-caps take them.
+func capList(caps []string) string {
+	var b strings.Builder
+	for i, c := range caps {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("+" + c)
+	}
+	return b.String()
+}
+
 func (c *coredns) output() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -240,28 +247,7 @@ func (tb *testbed) query(ns *netns.NS, server netip.Addr, port uint16, m *dns.Ms
 }
 
 func (tb *testbed) queryTimeout(ns *netns.NS, addrPort netip.AddrPort, m *dns.Msg, network string, d time.Duration) (*dns.Msg, error) {
-	var conn net.Conn
-	addr := addrPort.String()
-	if err := ns.Do(func() (err error) {
-		conn, err = net.DialTimeout(network, addr, time.Second)
-		return err
-	}); err != nil {
-		return nil, err
-	}
-	dc := &dns.Conn{Conn: conn, UDPSize: 65535}
-	defer dc.Close()
-	dc.SetDeadline(time.Now().Add(d))
-	if err := dc.WriteMsg(m); err != nil {
-		return nil, err
-	}
-	r, err := dc.ReadMsg()
-	if err != nil {
-		return nil, err
-	}
-	if r.Id != m.Id {
-		return nil, fmt.Errorf("answer id %d for query %d", r.Id, m.Id)
-	}
-	return r, nil
+	return dnstest.Exchange(ns, addrPort, m, network, d)
 }
 
 // ask queries name/type from the client over UDP and fails the test on error.
@@ -381,3 +367,87 @@ func (tb *testbed) slowQueries(n int, prefix string, d time.Duration, needSucces
 		return out
 	}
 }
+
+// serveCorefile is a resolver-style server block: afxdp in front of cache
+// and forward to the upstream.
+var serveCorefile = fmt.Sprintf(`.:53 {
+    afxdp veth-s
+    cache
+    forward . %s
+    log
+    prometheus 127.0.0.1:9153
+}
+`, ups4)
+
+// waitAFXDP polls until a query over AF_XDP is answered: the server reaches
+// afxdp a moment after CoreDNS prints its banner.
+func (tb *testbed) waitAFXDP(server netip.Addr) {
+	tb.t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); {
+		if _, err := tb.query(tb.cli, server, 53, m, "udp"); err == nil {
+			return
+		}
+	}
+	tb.t.Fatalf("no answer from %s through AF_XDP within 5s", server)
+}
+
+// redirected reads the XDP program's redirect counter from the server.
+func (tb *testbed) redirected() float64 {
+	return metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_xdp_redirected_total")
+}
+
+// load sends queries from the client at a steady pace for d: `senders`
+// sockets, each sending one query per `every` and waiting (up to 2 s, no
+// retry) for its answer. A query without an answer is lost.
+type load struct {
+	sent, answered atomic.Int64
+	firstErr       atomic.Value
+	wait           func()
+}
+
+func (tb *testbed) steadyLoad(d time.Duration, senders int, every time.Duration) *load {
+	tb.t.Helper()
+	l := &load{}
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for s := range senders {
+		var conn net.Conn
+		if err := tb.cli.Do(func() (err error) {
+			conn, err = net.Dial("udp", fmt.Sprintf("%s:53", srv4))
+			return err
+		}); err != nil {
+			tb.t.Fatal(err)
+		}
+		wg.Go(func() {
+			dc := &dns.Conn{Conn: conn}
+			defer dc.Close()
+			m := new(dns.Msg)
+			for n := 0; time.Now().Before(stop); n++ {
+				next := time.Now().Add(every)
+				m.SetQuestion(fmt.Sprintf("h%d.example.org.", (s*7919+n)%1000), dns.TypeA)
+				l.sent.Add(1)
+				dc.SetDeadline(time.Now().Add(2 * time.Second))
+				err := dc.WriteMsg(m)
+				var r *dns.Msg
+				for err == nil {
+					if r, err = dc.ReadMsg(); err == nil && r.Id == m.Id {
+						break
+					}
+				}
+				if err == nil && r.Rcode == dns.RcodeSuccess {
+					l.answered.Add(1)
+				} else if err != nil {
+					l.firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %v", m.Question[0].Name, err))
+				}
+				time.Sleep(time.Until(next))
+			}
+		})
+	}
+	tb.t.Cleanup(wg.Wait)
+	l.wait = wg.Wait
+	return l
+}
+
+func (l *load) lost() int64 { return l.sent.Load() - l.answered.Load() }

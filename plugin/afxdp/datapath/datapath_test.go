@@ -2,7 +2,6 @@ package datapath
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -12,28 +11,32 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/internal/dnstest"
 	"github.com/afxdp/afxdp/internal/netns"
 	"github.com/afxdp/afxdp/internal/priv"
 )
 
 var (
-	srv4 = netip.MustParseAddr("198.18.0.1")
-	srv6 = netip.MustParseAddr("fd00::1")
+	srv4, srv6 = netns.Srv4.Addr(), netns.Srv6.Addr()
+	cli4, cli6 = netns.Cli4.Addr(), netns.Cli6.Addr()
 )
 
-// testbed is a client and a server namespace joined by a two-queue veth
-// pair; the server's kernel drops every UDP/53 packet it sees, so any answer
-// the client gets came through AF_XDP.
+// testbed is the client and server of the test network (run/testnet.sh;
+// no upstream).
 type testbed struct {
 	cli, srv *netns.NS
 }
 
-func newTestbed(t *testing.T) *testbed {
+func newNet(t testing.TB, queues int) *testbed {
 	priv.Require(t)
-	tb := &testbed{cli: netns.New(t, "cli"), srv: netns.New(t, "srv")}
-	netns.Veth(t, tb.cli, "veth-c", tb.srv, "veth-s", 2)
-	tb.cli.Addr("veth-c", "198.18.0.2/24", "fd00::2/64")
-	tb.srv.Addr("veth-s", "198.18.0.1/24", "fd00::1/64")
+	n := netns.NewNet(t, queues, false)
+	return &testbed{cli: n.Cli, srv: n.Srv}
+}
+
+// newTestbed has two queues, and the server's kernel drops every UDP/53
+// packet it sees, so any answer the client gets came through AF_XDP.
+func newTestbed(t *testing.T) *testbed {
+	tb := newNet(t, 2)
 	tb.srv.Run("nft", "add table inet afx { chain in { type filter hook input priority 0; udp dport 53 counter drop; }; }")
 	return tb
 }
@@ -85,29 +88,9 @@ func exchange(t *testing.T, tb *testbed, server netip.Addr, name string) (*dns.M
 
 func exchangeWait(t *testing.T, tb *testbed, server netip.Addr, name string, wait time.Duration) (*dns.Msg, error) {
 	t.Helper()
-	var conn *net.UDPConn
-	if err := tb.cli.Do(func() (err error) {
-		conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(server, 53)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	q := new(dns.Msg)
 	q.SetQuestion(name, dns.TypeTXT)
-	c := &dns.Conn{Conn: conn}
-	c.SetDeadline(time.Now().Add(wait))
-	if err := c.WriteMsg(q); err != nil {
-		return nil, err
-	}
-	r, err := c.ReadMsg()
-	if err != nil {
-		return nil, err
-	}
-	if r.Id != q.Id {
-		return nil, fmt.Errorf("answer id %d, query id %d", r.Id, q.Id)
-	}
-	return r, nil
+	return dnstest.Exchange(tb.cli, netip.AddrPortFrom(server, 53), q, "udp", wait)
 }
 
 func TestAnswersThroughAFXDP(t *testing.T) {
@@ -126,9 +109,9 @@ func TestAnswersThroughAFXDP(t *testing.T) {
 				t.Fatalf("query %d to %s: %v", n, server, err)
 			}
 			txt := r.Answer[0].(*dns.TXT).Txt[0]
-			client := "198.18.0.2:"
+			client := cli4.String() + ":"
 			if server.Is6() {
-				client = "[fd00::2]:"
+				client = "[" + cli6.String() + "]:"
 			}
 			if !strings.Contains(txt, "src="+client) {
 				t.Fatalf("answer %q does not name the client %s", txt, client)
@@ -235,11 +218,7 @@ func TestOpenErrors(t *testing.T) {
 // allocates nothing. allocs/op is the datapath's own per-packet allocation
 // (the client uses raw syscalls on preallocated buffers): it must be 0.
 func BenchmarkRoundTrip(b *testing.B) {
-	priv.Require(b)
-	tb := &testbed{cli: netns.New(b, "cli"), srv: netns.New(b, "srv")}
-	netns.Veth(b, tb.cli, "veth-c", tb.srv, "veth-s", 1)
-	tb.cli.Addr("veth-c", "198.18.0.2/24")
-	tb.srv.Addr("veth-s", "198.18.0.1/24")
+	tb := newNet(b, 1)
 	var out [512]byte
 	reflect := HandlerFunc(func(r *Request) {
 		n := copy(out[:], r.Payload)

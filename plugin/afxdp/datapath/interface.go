@@ -22,6 +22,7 @@ type Interface struct {
 	opts    Options
 	handler Handler
 	filter  *bpf.Filter
+	mirror  *mirror
 	queues  []*queue
 
 	mu      sync.Mutex
@@ -64,6 +65,10 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 			i.teardown()
 		}
 	}()
+	// The program mirrors the kernel's input checks from the first frame.
+	if i.mirror, err = startMirror(name, i.index, i.filter); err != nil {
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
 	if err := i.filter.Attach(i.index, opts.XDPMode); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
@@ -137,6 +142,10 @@ func (i *Interface) Served() []netip.AddrPort {
 	}
 	return out
 }
+
+// MirrorErrors counts failures to read the kernel's routing state or to
+// tell it to the program (the affected sources go to the kernel meanwhile).
+func (i *Interface) MirrorErrors() uint64 { return i.mirror.errs.Load() }
 
 // FilterCounters are the XDP program's counters summed over CPUs.
 func (i *Interface) FilterCounters() (bpf.Counters, error) { return i.filter.Counters() }
@@ -215,6 +224,9 @@ func (i *Interface) teardown() error {
 		q.flushLocked()
 		q.txClosed = true
 		q.txMu.Unlock()
+	}
+	if i.mirror != nil {
+		i.mirror.close()
 	}
 	errs = append(errs, i.filter.Close())
 	for _, q := range i.queues {

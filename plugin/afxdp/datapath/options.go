@@ -6,6 +6,7 @@ package datapath
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/afxdp/afxdp/bpf"
 	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
@@ -30,6 +31,15 @@ func DefaultOptions() Options {
 		MaxWorkers: 512,
 		MaxPending: 1024,
 	}
+}
+
+// Equal reports whether o and other ask for the same datapath: a claim of an
+// interface by a second server block must agree with the first, and a reload
+// reopens the interface only when they differ. A nil and an empty Queues both
+// mean every queue.
+func (o Options) Equal(other Options) bool {
+	return slices.Equal(o.Queues, other.Queues) && o.XDPMode == other.XDPMode && o.Socket == other.Socket &&
+		o.Batch == other.Batch && o.MaxWorkers == other.MaxWorkers && o.MaxPending == other.MaxPending
 }
 
 // Validate checks the options that do not depend on the interface.

@@ -47,7 +47,7 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 			// Every slot is held by a pending query (misses behind a slow
 			// upstream). Leave the frames in the RX ring rather than drop
 			// them, and hand the queue to the kernel until slots free up.
-			q.handOff(true)
+			q.handToKernel()
 			q.pool.awaitSlot(stop)
 			select {
 			case <-stop:
@@ -101,7 +101,7 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 		used++
 	}
 	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 {
-		q.handOff(true)
+		q.handToKernel()
 	}
 }
 
@@ -110,11 +110,7 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 // (Len counts no IPv4 options).
 func (q *queue) MaxPayload(h *frame.Header) int {
 	hl := h.Len()
-	l2 := 14
-	if h.VLANProto != 0 {
-		l2 = 18
-	}
-	return min(q.sock.FrameSize()-hl, q.iface.mtu-(hl-l2))
+	return min(q.sock.FrameSize()-hl, q.iface.mtu-(hl-h.LinkLen()))
 }
 
 // Send builds the reply frame in a free TX frame and puts it on the TX ring.
@@ -160,13 +156,13 @@ func (q *queue) Send(h *frame.Header, payload []byte) error {
 }
 
 // flush transmits what the TX ring holds; the pool calls it when it runs
-// out of queued work, and it re-arms the queue if it was handed off.
+// out of queued work, and it takes the queue back if it was handed off.
 func (q *queue) flush() {
 	q.txMu.Lock()
 	q.flushLocked()
 	q.txMu.Unlock()
 	if q.pool.freeSlots() > q.iface.opts.MaxPending/2 {
-		q.handOff(false)
+		q.takeBack()
 	}
 }
 
@@ -179,24 +175,29 @@ func (q *queue) flushLocked() {
 	}
 }
 
-// handOff points the queue's queries at the kernel (on) or back at the
-// socket (off). A queue whose slots are nearly all held by pending misses
-// is handed off rather than dropping what arrives: the kernel listener
-// answers meanwhile.
-func (q *queue) handOff(on bool) {
+// handToKernel points the queue's queries at the kernel listener. A queue
+// whose slots are nearly all held by pending misses is handed off rather
+// than dropping what arrives: the kernel answers meanwhile.
+func (q *queue) handToKernel() {
 	q.hoMu.Lock()
 	defer q.hoMu.Unlock()
-	if q.handedOff == on || q.iface.closing.Load() {
+	if q.handedOff || q.iface.closing.Load() {
 		return
 	}
-	var err error
-	if on {
-		err = q.iface.filter.ClearSocket(q.id)
-		q.stats.handoffs.Add(1)
-	} else {
-		err = q.iface.filter.SetSocket(q.id, q.sock.FD())
+	q.stats.handoffs.Add(1)
+	if q.iface.filter.ClearSocket(q.id) == nil {
+		q.handedOff = true
 	}
-	if err == nil {
-		q.handedOff = on
+}
+
+// takeBack points a handed-off queue's queries at its socket again.
+func (q *queue) takeBack() {
+	q.hoMu.Lock()
+	defer q.hoMu.Unlock()
+	if !q.handedOff || q.iface.closing.Load() {
+		return
+	}
+	if q.iface.filter.SetSocket(q.id, q.sock.FD()) == nil {
+		q.handedOff = false
 	}
 }

@@ -55,3 +55,17 @@ func (c *counters) snapshot(s *QueueStats) {
 	}
 	s.Handoffs = c.handoffs.Load()
 }
+
+// Add adds other's counters to s, for counts that must survive a socket: a
+// reopen's closed datapath. The gauges and the kernel's statistics are not
+// added, they are the live socket's alone.
+func (s *QueueStats) Add(other *QueueStats) {
+	s.RxFrames += other.RxFrames
+	s.RxBytes += other.RxBytes
+	s.TxFrames += other.TxFrames
+	s.TxBytes += other.TxBytes
+	for i := range s.Drops {
+		s.Drops[i] += other.Drops[i]
+	}
+	s.Handoffs += other.Handoffs
+}

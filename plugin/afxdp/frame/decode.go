@@ -13,8 +13,8 @@ import (
 // header is UDP. Bytes after the IP datagram are Ethernet padding and are
 // ignored; the payload is cut to the UDP length.
 //
-// The UDP checksum is verified as the kernel would: a frame whose checksum
-// is wrong is ErrChecksum. Two forms besides a full checksum are accepted:
+// The IPv4 header checksum and the UDP checksum are verified as the kernel
+// would: a frame with either wrong is ErrChecksum. Two forms besides a full checksum are accepted:
 // zero on IPv4 (no checksum), and the pseudo-header sum alone, which is what
 // a local sender's CHECKSUM_PARTIAL packet carries across veth.
 func Decode(frame []byte, h *Header) (payload []byte, err error) {
@@ -35,7 +35,16 @@ func Decode(frame []byte, h *Header) (payload []byte, err error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeUDP(datagram, h, pseudo)
+	if payload, err = decodeUDP(datagram, h, pseudo); err != nil {
+		return nil, err
+	}
+	// ip_rcv_core drops an IPv4 header whose checksum is wrong; the XDP
+	// program saw the frame first and did not check. Last, so that what
+	// is wrong with the structure is said first.
+	if etherType == typeIPv4 && fold(sum(0, frame[off:off+int(frame[off]&0x0f)*4])) != 0xffff {
+		return nil, ErrChecksum
+	}
+	return payload, nil
 }
 
 // decodeEther returns the offset of the network header and its EtherType.

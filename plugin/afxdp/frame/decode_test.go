@@ -106,6 +106,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"IPv4 offset fragment", put16(clone(v4), offIP+6, 0x00b9), ErrFragment},
 		{"IPv4 last fragment with DF", put16(clone(v4), offIP+6, 0x4001), ErrFragment},
 		{"TCP protocol", put8(clone(v4), offIP+9, 6), ErrNotUDP},
+		{"IPv4 header checksum wrong", put16(clone(v4), offIP+10, 0xdead), ErrChecksum},
+		{"IPv4 TTL changed, checksum not", put8(clone(v4), offIP+8, 1), ErrChecksum},
 		{"IPv6 TCP", put8(clone(v6), offIP+6, 6), ErrNotUDP},
 		{"IPv6 hop-by-hop", put8(clone(v6), offIP+6, 0), ErrIPv6Ext},
 		{"IPv6 fragment header", put8(clone(v6), offIP+6, 44), ErrIPv6Ext},

@@ -197,12 +197,15 @@ func TestEncodeLargest(t *testing.T) {
 
 func TestLen(t *testing.T) {
 	frames := testFrames()
-	for name, want := range map[string]int{
-		"ipv4": 42, "ipv4-options": 42, "ipv6": 62, "802.1q-ipv4": 46, "802.1ad-ipv6": 66,
+	for name, want := range map[string]struct{ len, link int }{
+		"ipv4": {42, 14}, "ipv4-options": {42, 14}, "ipv6": {62, 14}, "802.1q-ipv4": {46, 18}, "802.1ad-ipv6": {66, 18},
 	} {
 		h := frames[name].header()
-		if got := h.Len(); got != want {
-			t.Errorf("%s: Len = %d, want %d", name, got, want)
+		if got := h.Len(); got != want.len {
+			t.Errorf("%s: Len = %d, want %d", name, got, want.len)
+		}
+		if got := h.LinkLen(); got != want.link {
+			t.Errorf("%s: LinkLen = %d, want %d", name, got, want.link)
 		}
 	}
 }

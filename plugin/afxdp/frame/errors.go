@@ -31,9 +31,9 @@ var (
 	// is below 8 or exceeds the IP payload. Encode also returns it for a
 	// negative payload length.
 	ErrLength = errors.New("frame: inconsistent length field")
-	// ErrChecksum: the UDP checksum is wrong (and is not the partial
-	// pseudo-header sum of a local sender), or zero on IPv6. The kernel
-	// drops such a datagram; so does afxdp.
+	// ErrChecksum: the IPv4 header checksum is wrong, or the UDP checksum
+	// is (and is not the partial pseudo-header sum of a local sender), or
+	// zero on IPv6. The kernel drops such a datagram; so does afxdp.
 	ErrChecksum = errors.New("frame: bad UDP checksum")
 	// ErrTooBig: Encode's buffer cannot hold headers and payload, or the
 	// payload would push the UDP/IP length beyond 65535.

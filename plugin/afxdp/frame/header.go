@@ -62,10 +62,12 @@ func (h *Header) Reply() Header {
 // never writes IPv4 options or IPv6 extension headers. A header whose Src is
 // not IPv4 is sized as IPv6; Encode rejects it if it is not valid IPv6 either.
 func (h *Header) Len() int {
-	return h.l2Len() + h.l3Len() + udpLen
+	return h.LinkLen() + h.l3Len() + udpLen
 }
 
-func (h *Header) l2Len() int {
+// LinkLen is the Ethernet header's part of Len, 14 or 18 with a VLAN tag:
+// the part an MTU does not count.
+func (h *Header) LinkLen() int {
 	if h.VLANProto != 0 {
 		return etherLen + vlanLen
 	}

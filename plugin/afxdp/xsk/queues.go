@@ -3,7 +3,6 @@ package xsk
 import (
 	"fmt"
 	"path/filepath"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,12 +11,6 @@ type ethtoolChannels struct {
 	Cmd                                         uint32
 	MaxRx, MaxTx, MaxOther, MaxCombined         uint32
 	RxCount, TxCount, OtherCount, CombinedCount uint32
-}
-
-type ifreqData struct {
-	Name [unix.IFNAMSIZ]byte
-	Data unsafe.Pointer
-	_    [24 - unsafe.Sizeof(uintptr(0))]byte
 }
 
 // RXQueues is the number of active RX queues of an interface: each needs its
@@ -34,10 +27,7 @@ func RXQueues(ifname string) (int, error) {
 	}
 	defer unix.Close(fd)
 	ch := ethtoolChannels{Cmd: unix.ETHTOOL_GCHANNELS}
-	var ifr ifreqData
-	copy(ifr.Name[:], ifname)
-	ifr.Data = unsafe.Pointer(&ch)
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCETHTOOL, uintptr(unsafe.Pointer(&ifr)))
+	e := ethtool(fd, ifname, &ch)
 	if e == unix.ENODEV {
 		return 0, fmt.Errorf("counting RX queues of %s: no such interface", ifname)
 	}

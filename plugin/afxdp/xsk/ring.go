@@ -2,7 +2,6 @@ package xsk
 
 import (
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,9 +26,9 @@ type ring struct {
 
 func newRing(mem []byte, off unix.XDPRingOffset, size uint32) ring {
 	return ring{
-		producer: (*uint32)(unsafe.Pointer(&mem[off.Producer])),
-		consumer: (*uint32)(unsafe.Pointer(&mem[off.Consumer])),
-		flags:    (*uint32)(unsafe.Pointer(&mem[off.Flags])),
+		producer: wordAt(mem, off.Producer),
+		consumer: wordAt(mem, off.Consumer),
+		flags:    wordAt(mem, off.Flags),
 		mask:     size - 1,
 		size:     size,
 	}
@@ -94,13 +93,13 @@ type descRing struct {
 func mapAddrRing(mem []byte, off unix.XDPRingOffset, size uint32) addrRing {
 	return addrRing{
 		ring:  newRing(mem, off, size),
-		addrs: unsafe.Slice((*uint64)(unsafe.Pointer(&mem[off.Desc])), size),
+		addrs: entriesAt[uint64](mem, off.Desc, size),
 	}
 }
 
 func mapDescRing(mem []byte, off unix.XDPRingOffset, size uint32) descRing {
 	return descRing{
 		ring:  newRing(mem, off, size),
-		descs: unsafe.Slice((*unix.XDPDesc)(unsafe.Pointer(&mem[off.Desc])), size),
+		descs: entriesAt[unix.XDPDesc](mem, off.Desc, size),
 	}
 }

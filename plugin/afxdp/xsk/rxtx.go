@@ -4,14 +4,9 @@ import (
 	"errors"
 	"os"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-const sizeofStats = unsafe.Sizeof(unix.XDPStatistics{})
-
-func unsafePointer(st *unix.XDPStatistics) unsafe.Pointer { return unsafe.Pointer(st) }
 
 // Receive moves up to len(descs) received frames out of the RX ring. The
 // frames stay the caller's until it gives them back with Refill.

@@ -45,7 +45,7 @@ func Open(ifindex, queue int, cfg Config) (*Socket, error) {
 	}
 	s := &Socket{fd: fd, ifindex: ifindex, queue: queue, cfg: cfg}
 	if err := s.setup(); err != nil {
-		s.release()
+		s.unmapAndClose()
 		return nil, err
 	}
 	return s, nil
@@ -115,9 +115,6 @@ func (s *Socket) bind() error {
 	return fmt.Errorf("binding AF_XDP socket to ifindex %d queue %d (%s): %w", s.ifindex, s.queue, s.cfg.Bind, explainBind(err))
 }
 
-// Queue is the RX queue the socket is bound to.
-func (s *Socket) Queue() int { return s.queue }
-
 // FD is the socket's descriptor, for the XSKMAP.
 func (s *Socket) FD() int { return s.fd }
 
@@ -133,7 +130,7 @@ func (s *Socket) Stats() (unix.XDPStatistics, error) {
 	if s.closed.Load() {
 		return st, os.ErrClosed
 	}
-	err := getsockopt(s.fd, unix.XDP_STATISTICS, unsafePointer(&st), sizeofStats)
+	err := getsockopt(s.fd, unix.XDP_STATISTICS, &st)
 	if err != nil {
 		return st, fmt.Errorf("reading AF_XDP statistics: %w", err)
 	}
@@ -146,10 +143,10 @@ func (s *Socket) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return s.release()
+	return s.unmapAndClose()
 }
 
-func (s *Socket) release() error {
+func (s *Socket) unmapAndClose() error {
 	var err error
 	if s.file != nil {
 		err = s.file.Close()

@@ -3,7 +3,6 @@ package xsk
 import (
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,11 +17,11 @@ func mapUMEM(fd int, cfg Config) ([]byte, error) {
 		return nil, fmt.Errorf("allocating %d MiB of UMEM: %w", cfg.UMEMBytes()>>20, err)
 	}
 	reg := unix.XDPUmemReg{
-		Addr: uint64(uintptr(unsafe.Pointer(&mem[0]))),
+		Addr: addressOf(mem),
 		Len:  uint64(len(mem)),
 		Size: uint32(cfg.FrameSize),
 	}
-	if err := setsockopt(fd, unix.XDP_UMEM_REG, unsafe.Pointer(&reg), unsafe.Sizeof(reg)); err != nil {
+	if err := setsockopt(fd, unix.XDP_UMEM_REG, &reg); err != nil {
 		unix.Munmap(mem)
 		if errors.Is(err, unix.ENOMEM) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOBUFS) {
 			var lim unix.Rlimit
@@ -44,11 +43,11 @@ func (s *Socket) mapRings(size int) error {
 		}
 	}
 	var off unix.XDPMmapOffsets
-	if err := getsockopt(s.fd, unix.XDP_MMAP_OFFSETS, unsafe.Pointer(&off), unsafe.Sizeof(off)); err != nil {
+	if err := getsockopt(s.fd, unix.XDP_MMAP_OFFSETS, &off); err != nil {
 		return fmt.Errorf("reading AF_XDP ring offsets: %w", err)
 	}
 	n := uint32(size)
-	descSize := uint64(unsafe.Sizeof(unix.XDPDesc{}))
+	descSize := uint64(sizeofDesc)
 	mmapRing := func(o unix.XDPRingOffset, entry uint64, pgoff int64) ([]byte, error) {
 		mem, err := unix.Mmap(s.fd, pgoff, int(o.Desc+uint64(n)*entry), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_POPULATE)
 		if err != nil {
@@ -74,22 +73,5 @@ func (s *Socket) mapRings(size int) error {
 		return err
 	}
 	s.tx = mapDescRing(mem, off.Tx, n)
-	return nil
-}
-
-func setsockopt(fd, opt int, p unsafe.Pointer, size uintptr) error {
-	_, _, e := unix.Syscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_XDP, uintptr(opt), uintptr(p), size, 0)
-	if e != 0 {
-		return e
-	}
-	return nil
-}
-
-func getsockopt(fd, opt int, p unsafe.Pointer, size uintptr) error {
-	l := uint32(size)
-	_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_XDP, uintptr(opt), uintptr(p), uintptr(unsafe.Pointer(&l)), 0)
-	if e != 0 {
-		return e
-	}
 	return nil
 }

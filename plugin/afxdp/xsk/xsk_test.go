@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/afxdp/afxdp/internal/netns"
+	"github.com/afxdp/afxdp/internal/pkt"
 	"github.com/afxdp/afxdp/internal/priv"
 )
 
@@ -73,7 +74,7 @@ func TestTransmit(t *testing.T) {
 		}
 	}()
 	if err := b.Do(func() (err error) {
-		peer, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(htons(0x88b5)))
+		peer, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(pkt.Htons(0x88b5)))
 		if err != nil {
 			return err
 		}
@@ -82,7 +83,7 @@ func TestTransmit(t *testing.T) {
 			return err
 		}
 		unix.SetsockoptTimeval(peer, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 1})
-		return unix.Bind(peer, &unix.SockaddrLinklayer{Protocol: htons(0x88b5), Ifindex: nif.Index})
+		return unix.Bind(peer, &unix.SockaddrLinklayer{Protocol: pkt.Htons(0x88b5), Ifindex: nif.Index})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -149,5 +150,3 @@ func TestTransmit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func htons(v uint16) uint16 { return v<<8 | v>>8 }

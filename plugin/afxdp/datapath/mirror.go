@@ -1,0 +1,183 @@
+package datapath
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/plugin/afxdp/route"
+)
+
+// rpPoll is how often the rp_filter setting is re-read; the kernel
+// announces sysctl changes only to netconf listeners, and two small reads a
+// second cost nothing.
+const rpPoll = time.Second
+
+// mirror keeps the filter's copy of the kernel's input checks current: the
+// interface's MACs, the namespace's local addresses, the rp_filter setting,
+// and the kernel's verdict on each IPv4 source the program asks about. It
+// is built in the interface's network namespace (by Open) and follows it
+// from any goroutine afterwards.
+type mirror struct {
+	name    string
+	index   int
+	filter  *bpf.Filter
+	conn    *route.Conn
+	watch   *route.Watcher
+	rp      *route.RPFilter
+	reqs    *bpf.RouteReader
+	changed chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	errs atomic.Uint64 // kernel reads or map writes that failed
+}
+
+// startMirror tells the filter what the kernel knows now and starts
+// following it. The filter is right before the first frame arrives.
+func startMirror(name string, index int, f *bpf.Filter) (_ *mirror, err error) {
+	m := &mirror{name: name, index: index, filter: f, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			m.close()
+		}
+	}()
+	if m.conn, err = route.Open(); err != nil {
+		return nil, err
+	}
+	if m.rp, err = route.OpenRPFilter(name); err != nil {
+		return nil, err
+	}
+	if err := m.sync(); err != nil {
+		return nil, err
+	}
+	if _, err := m.pollRP(-1); err != nil {
+		return nil, err
+	}
+	if m.reqs, err = f.RouteRequests(); err != nil {
+		return nil, err
+	}
+	m.watch, err = route.Watch(route.Addrs|route.Routes|route.Links, func() {
+		select {
+		case m.changed <- struct{}{}:
+		default:
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.wg.Add(2)
+	go m.answer()
+	go m.follow()
+	return m, nil
+}
+
+// sync re-reads the MACs and local addresses and forgets every route
+// verdict: whatever changed, the kernel may now judge sources differently.
+func (m *mirror) sync() error {
+	l, err := m.conn.Link(m.index)
+	if err != nil {
+		return err
+	}
+	var master []byte
+	if l.Master != 0 {
+		ml, err := m.conn.Link(l.Master)
+		if err != nil {
+			return err
+		}
+		master = ml.MAC
+	}
+	if err := m.filter.SetMACs(l.MAC, master); err != nil {
+		return fmt.Errorf("interface %s: %w", m.name, err)
+	}
+	addrs, err := m.conn.LocalAddrs()
+	if err != nil {
+		return err
+	}
+	if err := m.filter.SetLocalAddrs(addrs); err != nil {
+		return fmt.Errorf("interface %s: %w", m.name, err)
+	}
+	return m.filter.FlushRoutes()
+}
+
+// pollRP sets the filter's rp_filter mode if it differs from last.
+func (m *mirror) pollRP(last int) (int, error) {
+	mode, err := m.rp.Read()
+	if err != nil {
+		return last, err
+	}
+	if mode > bpf.RPLoose { // as the kernel reads it: any other odd value is strict
+		mode = bpf.RPStrict
+	}
+	if mode != last {
+		if err := m.filter.SetRPFilter(mode); err != nil {
+			return last, err
+		}
+	}
+	return mode, nil
+}
+
+// follow re-syncs on every rtnetlink announcement and polls rp_filter.
+func (m *mirror) follow() {
+	defer m.wg.Done()
+	tick := time.NewTicker(rpPoll)
+	defer tick.Stop()
+	mode := -1
+	for {
+		var err error
+		select {
+		case <-m.stop:
+			return
+		case <-m.changed:
+			err = m.sync()
+		case <-tick.C:
+			mode, err = m.pollRP(mode)
+		}
+		if err != nil {
+			m.errs.Add(1)
+		}
+	}
+}
+
+// answer asks the kernel about each source the program asks about. A
+// source it could not ask about stays pending: the program passes its
+// queries to the kernel and asks again a second later.
+func (m *mirror) answer() {
+	defer m.wg.Done()
+	for {
+		req, err := m.reqs.Read()
+		if errors.Is(err, os.ErrClosed) {
+			return
+		}
+		if err != nil {
+			m.errs.Add(1)
+			continue
+		}
+		ok, err := m.conn.InputOK(m.index, req.Src, req.Dst)
+		if err == nil {
+			err = m.filter.SetRoute(req.Src, ok, req.Gen)
+		}
+		if err != nil {
+			m.errs.Add(1)
+		}
+	}
+}
+
+func (m *mirror) close() {
+	close(m.stop)
+	m.watch.Stop()
+	if m.reqs != nil {
+		m.reqs.Close()
+	}
+	m.wg.Wait()
+	if m.rp != nil {
+		m.rp.Close()
+	}
+	if m.conn != nil {
+		m.conn.Close()
+	}
+}
