@@ -451,3 +451,20 @@ func (tb *testbed) steadyLoad(d time.Duration, senders int, every time.Duration)
 }
 
 func (l *load) lost() int64 { return l.sent.Load() - l.answered.Load() }
+
+// moved lists the samples with the prefix that differ between two scrapes.
+func moved(before, after, prefix string) string {
+	old := map[string]string{}
+	for _, l := range strings.Split(before, "\n") {
+		if i := strings.LastIndexByte(l, ' '); strings.HasPrefix(l, prefix) && i > 0 {
+			old[l[:i]] = l[i+1:]
+		}
+	}
+	var b strings.Builder
+	for _, l := range strings.Split(after, "\n") {
+		if i := strings.LastIndexByte(l, ' '); strings.HasPrefix(l, prefix) && i > 0 && old[l[:i]] != l[i+1:] {
+			fmt.Fprintf(&b, "  %s: %s -> %s\n", l[:i], old[l[:i]], l[i+1:])
+		}
+	}
+	return b.String()
+}

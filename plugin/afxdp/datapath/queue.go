@@ -25,6 +25,10 @@ type queue struct {
 	hoMu      sync.Mutex // handedOff and the filter's XSKMAP entry
 	handedOff bool
 
+	inline  InlineHandler // nil if the handler answers nothing inline
+	scratch []byte        // the receive loop's inline reply payload
+	reply   frame.Header  // and its addressing (a field: no allocation)
+
 	stopped chan struct{}
 }
 
@@ -33,6 +37,9 @@ func newQueue(i *Interface, id int, sock *xsk.Socket) *queue {
 	q.pool.init(i.opts.MaxPending, i.opts.MaxWorkers, sock.FrameSize(), q)
 	q.pool.serve = i.handler.ServeFrame
 	q.pool.flush = q.flush
+	if in, ok := i.handler.(InlineHandler); ok {
+		q.inline, q.scratch = in, make([]byte, sock.FrameSize())
+	}
 	return q
 }
 
@@ -82,7 +89,7 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 	if got < len(descs) {
 		q.stats.drops[DropOverload].Add(uint64(len(descs) - got))
 	}
-	used := 0
+	used, inline := 0, 0
 	for _, d := range descs[:got] {
 		data := q.sock.Frame(d)
 		q.stats.rxFrames.Add(1)
@@ -97,12 +104,32 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 			q.stats.drops[DropDecode].Add(1)
 			continue
 		}
+		if q.inline != nil && q.answerInline(&r.Header, payload) {
+			inline++
+			continue // the slot takes the next frame
+		}
 		r.Payload = r.buf[:copy(r.buf, payload)]
 		used++
+	}
+	if inline > 0 {
+		q.txMu.Lock()
+		q.flushLocked()
+		q.txMu.Unlock()
 	}
 	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 {
 		q.handToKernel()
 	}
+}
+
+// answerInline asks the inline handler for an answer and sends it.
+func (q *queue) answerInline(h *frame.Header, payload []byte) bool {
+	q.reply = h.Reply()
+	n := q.inline.AnswerInline(h, payload, q.scratch[:min(len(q.scratch), q.MaxPayload(&q.reply))])
+	if n <= 0 {
+		return false
+	}
+	q.Send(&q.reply, q.scratch[:n]) // a failure is counted as a drop
+	return true
 }
 
 // MaxPayload bounds a reply by the UMEM frame and by the interface MTU: the

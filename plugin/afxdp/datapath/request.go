@@ -13,6 +13,17 @@ type Handler interface {
 	ServeFrame(r *Request)
 }
 
+// InlineHandler is a Handler that answers some queries in the receive loop
+// itself, before they take a slot or a worker: answers that cost less than
+// queueing them (hot answers), which so never wait behind misses.
+// AnswerInline writes the reply's payload into out and returns its length,
+// or 0 to leave the query to ServeFrame. It runs on the receive loop: it
+// must not block, and should not allocate.
+type InlineHandler interface {
+	Handler
+	AnswerInline(h *frame.Header, query, out []byte) int
+}
+
 // HandlerFunc adapts a function to a Handler.
 type HandlerFunc func(r *Request)
 
