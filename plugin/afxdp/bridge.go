@@ -7,6 +7,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+	"github.com/afxdp/afxdp/plugin/afxdp/frame"
 )
 
 // bridge hands each query of one interface to the CoreDNS server that owns
@@ -21,6 +22,7 @@ type bridge struct {
 	noServer   atomic.Uint64 // destination served by the filter but by no live server
 	formErr    atomic.Uint64 // queries that did not unpack (answered FORMERR)
 	unanswered atomic.Uint64 // ServeDNS wrote nothing (acl drop, shed, ...)
+	hotRetired hotCounts     // hot counts of retired listeners (under the registry's lock)
 }
 
 func newBridge() *bridge {
@@ -28,6 +30,16 @@ func newBridge() *bridge {
 	b.table.Store(newTable(nil))
 	b.writers.New = func() any { return &writer{buf: make([]byte, 0, 4096)} }
 	return b
+}
+
+// AnswerInline runs on the receive loop: a hot answer, or 0 to queue the
+// query for ServeFrame.
+func (b *bridge) AnswerInline(h *frame.Header, query, out []byte) int {
+	l := b.table.Load().lookup(h.Dst, h.DstPort)
+	if l == nil || l.hot == nil {
+		return 0
+	}
+	return l.hot.answer(h, query, out)
 }
 
 // ServeFrame runs on a datapath worker; a miss blocks only that worker.

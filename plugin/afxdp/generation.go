@@ -17,8 +17,17 @@ import (
 // server blocks claim. A reload makes a new generation that takes over the
 // interfaces of the old one without closing them.
 type generation struct {
-	mu     sync.Mutex
-	claims map[string]*claim
+	mu       sync.Mutex
+	claims   map[string]*claim
+	blocks   map[*dnsserver.Config]*block
+	policies map[*dnsserver.Config]*blockPolicy // decided at start
+	hotLog   map[string]bool                    // listeners whose hot state was logged
+}
+
+// block is one server block's afxdp directive.
+type block struct {
+	set   settings
+	where string // Corefile:line of its hot setting
 }
 
 // claim is one interface as claimed by one or more server blocks.
@@ -38,7 +47,7 @@ func generationOf(c *caddy.Controller) *generation {
 	if g, ok := c.Get(generationKey{}).(*generation); ok {
 		return g
 	}
-	g := &generation{claims: map[string]*claim{}}
+	g := &generation{claims: map[string]*claim{}, blocks: map[*dnsserver.Config]*block{}, hotLog: map[string]bool{}}
 	c.Set(generationKey{}, g)
 	c.OnStartup(g.start)
 	c.OnShutdown(g.stop)
@@ -60,10 +69,39 @@ func (g *generation) claim(name string, opts datapath.Options, cfg *dnsserver.Co
 	return nil
 }
 
+// setBlock records a block's own settings.
+func (g *generation) setBlock(cfg *dnsserver.Config, set settings, where string) {
+	g.blocks[cfg] = &block{set: set, where: where}
+}
+
+// decideHot decides, for every block, whether its cache hits are answered
+// hot; the handlers are known by now (servers are made before OnStartup).
+// A block that asks for hot answers and cannot have them fails start-up.
+func (g *generation) decideHot() error {
+	g.policies = map[*dnsserver.Config]*blockPolicy{}
+	for cfg, b := range g.blocks {
+		p := policyOf(cfg)
+		switch {
+		case b.set.hot == hotOff:
+			p.cache, p.why = nil, "hot off"
+		case !p.on() && b.set.hot == hotOn:
+			return plugin.Error(pluginName, fmt.Errorf("%s: hot on, but in %s %s", b.where, p, p.why))
+		case !p.on():
+			log.Infof("hot answers off in %s: %s", p, p.why)
+		}
+		p.entries = b.set.hotEntries
+		g.policies[cfg] = p
+	}
+	return nil
+}
+
 // start opens (or takes over) every claimed interface. Until the servers
 // arrive through serverStarted nothing is redirected: the kernel listener
 // answers.
 func (g *generation) start() error {
+	if err := g.decideHot(); err != nil {
+		return err
+	}
 	for _, cl := range g.sorted() {
 		cl.keys = map[listenKey]bool{}
 		for _, cfg := range cl.configs {

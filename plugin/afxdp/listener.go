@@ -92,12 +92,15 @@ type listener struct {
 	server *dnsserver.Server
 	ctx    context.Context // Key and LoopKey set, as the kernel path sets them
 	gen    *generation
+	hot    *hotListener // nil where no block answers hot
 }
 
-func newListener(k listenKey, s *dnsserver.Server, g *generation) *listener {
+// newListener makes the listener of server s; retired (may be nil) keeps
+// its hot counts once it is replaced.
+func newListener(k listenKey, s *dnsserver.Server, g *generation, retired *hotCounts) *listener {
 	ctx := context.WithValue(context.Background(), dnsserver.Key{}, s)
 	ctx = context.WithValue(ctx, dnsserver.LoopKey{}, 0)
-	return &listener{key: k, server: s, ctx: ctx, gen: g}
+	return &listener{key: k, server: s, ctx: ctx, gen: g, hot: newHotListener(g, s, retired)}
 }
 
 // table routes a query's destination to its listener. It is immutable:

@@ -9,6 +9,7 @@ import (
 
 	"github.com/afxdp/afxdp/bpf"
 	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+	"github.com/afxdp/afxdp/plugin/afxdp/hot"
 )
 
 // The datapath keeps plain atomic counters (and the kernel keeps its own);
@@ -50,12 +51,18 @@ var (
 	noServer      = desc("no_server_total", "Redirected queries for which no CoreDNS server was live (dropped).", "interface")
 	formErr       = desc("formerr_total", "Queries that did not unpack, answered FORMERR.", "interface")
 	unanswered    = desc("unanswered_total", "Queries the plugin chain wrote no answer for (acl drop, ...).", "interface")
+
+	hotHits      = desc("hot_hits_total", "Queries answered hot: cache hits replayed in the receive loop without the plugin chain.", "interface")
+	hotPassed    = desc("hot_passed_total", "Queries on listeners with hot answers that went to the plugin chain, by reason.", "interface", "reason")
+	hotEntries   = desc("hot_entries", "Entries in the hot answer tables.", "interface")
+	hotEvictions = desc("hot_evictions_total", "Hot entries dropped to make room for another.", "interface")
 )
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
-		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered} {
+		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
+		hotHits, hotPassed, hotEntries, hotEvictions} {
 		ch <- d
 	}
 }
@@ -138,6 +145,27 @@ func collectInterface(ch chan<- prometheus.Metric, name string, f *iface) {
 	counter(noServer, f.bridge.noServer.Load())
 	counter(formErr, f.bridge.formErr.Load())
 	counter(unanswered, f.bridge.unanswered.Load())
+	collectHot(ch, name, f)
+}
+
+// collectHot sums the hot answers of the live listeners and of those
+// retired (their counts were kept in the bridge).
+func collectHot(ch chan<- prometheus.Metric, name string, f *iface) {
+	var sum hotCounts
+	sum.add(&f.bridge.hotRetired)
+	entries := 0
+	for _, l := range f.listeners {
+		if l.hot != nil {
+			sum.addLive(l.hot)
+			entries += l.hot.table.Len()
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(hotHits, prometheus.CounterValue, float64(sum.hits), name)
+	ch <- prometheus.MustNewConstMetric(hotEvictions, prometheus.CounterValue, float64(sum.evictions), name)
+	ch <- prometheus.MustNewConstMetric(hotEntries, prometheus.GaugeValue, float64(entries), name)
+	for _, r := range hot.Reasons() {
+		ch <- prometheus.MustNewConstMetric(hotPassed, prometheus.CounterValue, float64(sum.passed[r]), name, r.String())
+	}
 }
 
 // collectFilter takes the counts rather than the datapath, so that a test

@@ -95,7 +95,10 @@ func (r *registry) setListener(g *generation, name string, k listenKey, s *dnsse
 	if f == nil || !f.refs[g] {
 		return nil // g was released meanwhile
 	}
-	f.listeners[k] = newListener(k, s, g)
+	if old := f.listeners[k]; old != nil {
+		defer old.hot.retire() // after the new table is published
+	}
+	f.listeners[k] = newListener(k, s, g, &f.bridge.hotRetired)
 	return r.reconcile(f)
 }
 
@@ -131,11 +134,18 @@ func (r *registry) release(g *generation) {
 			continue
 		}
 		delete(f.refs, g)
+		var retired []*listener
 		for k, l := range f.listeners {
 			if l.gen == g {
 				delete(f.listeners, k)
+				retired = append(retired, l)
 			}
 		}
+		defer func() {
+			for _, l := range retired {
+				l.hot.retire()
+			}
+		}()
 		if len(f.refs) > 0 {
 			r.reconcile(f)
 			continue

@@ -28,10 +28,11 @@ func init() { plugin.Register(pluginName, setup) }
 // the Corefile's generation. It allocates nothing: a reload may run setup
 // and then fail; resources are opened in OnStartup.
 func setup(c *caddy.Controller) error {
-	ifaces, opts, line, err := parse(c)
+	ifaces, set, line, err := parse(c)
 	if err != nil {
 		return plugin.Error(pluginName, err)
 	}
+	opts := set.opts
 	cfg := dnsserver.GetConfig(c)
 	if cfg.Transport != transport.DNS {
 		return plugin.Error(pluginName, c.Errf("serves plain DNS over UDP; this server block uses %s://", cfg.Transport))
@@ -40,6 +41,7 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, c.Errf("%v", err))
 	}
 	g := generationOf(c)
+	g.setBlock(cfg, set, fmt.Sprintf("%s:%d", c.File(), set.hotLine))
 	for _, name := range ifaces {
 		if err := g.claim(name, opts, cfg, fmt.Sprintf("%s:%d", c.File(), line)); err != nil {
 			return plugin.Error(pluginName, errAt(c, line, err))
@@ -86,40 +88,43 @@ func queueCount(ifaces []string, opts datapath.Options) int {
 //	    batch N
 //	    workers N
 //	    pending N
+//	    hot on|off
+//	    hot_entries N
 //	}
 //
 // It returns the directive's line, where errors that concern the whole
 // directive are reported.
-func parse(c *caddy.Controller) (ifaces []string, opts datapath.Options, line int, err error) {
-	opts = datapath.DefaultOptions()
+func parse(c *caddy.Controller) (ifaces []string, s settings, line int, err error) {
+	s = defaultSettings()
+	opts := &s.opts
 	for c.Next() {
 		if len(ifaces) > 0 {
-			return nil, opts, line, c.Err("afxdp may appear once per server block; name several interfaces on one line")
+			return nil, s, line, c.Err("afxdp may appear once per server block; name several interfaces on one line")
 		}
 		line = c.Line()
 		ifaces = c.RemainingArgs()
 		if len(ifaces) == 0 {
-			return nil, opts, line, c.Err("needs at least one interface name, e.g. 'afxdp eth0'")
+			return nil, s, line, c.Err("needs at least one interface name, e.g. 'afxdp eth0'")
 		}
 		for k, name := range ifaces {
 			if slices.Contains(ifaces[:k], name) {
-				return nil, opts, line, c.Errf("interface %s named twice", name)
+				return nil, s, line, c.Errf("interface %s named twice", name)
 			}
 			if _, err := net.InterfaceByName(name); err != nil {
-				return nil, opts, line, c.Errf("unknown interface %q: %v", name, err)
+				return nil, s, line, c.Errf("unknown interface %q: %v", name, err)
 			}
 		}
 		for c.NextBlock() {
-			if err := parseOption(c, &opts); err != nil {
-				return nil, opts, line, err
+			if err := parseOption(c, &s); err != nil {
+				return nil, s, line, err
 			}
 		}
 	}
 	// Settings valid alone but not together: the directive's line.
 	if err := opts.Validate(); err != nil {
-		return nil, opts, line, errAt(c, line, err)
+		return nil, s, line, errAt(c, line, err)
 	}
-	return ifaces, opts, line, nil
+	return ifaces, s, line, nil
 }
 
 // errAt formats err as caddy's c.Errf does, for another line than the
@@ -128,7 +133,8 @@ func errAt(c *caddy.Controller, line int, err error) error {
 	return fmt.Errorf("%s:%d - Error during parsing: %v", c.File(), line, err)
 }
 
-func parseOption(c *caddy.Controller, o *datapath.Options) error {
+func parseOption(c *caddy.Controller, s *settings) error {
+	o := &s.opts
 	opt := c.Val()
 	args := c.RemainingArgs()
 	if len(args) == 0 {
@@ -136,6 +142,13 @@ func parseOption(c *caddy.Controller, o *datapath.Options) error {
 	}
 	var err error
 	switch opt {
+	case "hot":
+		if err = oneArg(args); err == nil {
+			s.hot, err = parseHotMode(args[0])
+			s.hotLine = c.Line()
+		}
+	case "hot_entries":
+		err = intArg(args, &s.hotEntries)
 	case "queues":
 		o.Queues, err = parseQueues(args)
 		slices.Sort(o.Queues) // settings compare equal whatever the order

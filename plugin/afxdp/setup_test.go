@@ -74,10 +74,11 @@ func TestParse(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := caddy.NewTestController("dns", tc.input)
-			ifaces, opts, _, err := parse(c)
+			ifaces, set, _, err := parse(c)
 			if err != nil {
 				t.Fatalf("parse(%q): %v", tc.input, err)
 			}
+			opts := set.opts
 			if !reflect.DeepEqual(ifaces, tc.ifaces) {
 				t.Errorf("interfaces = %q, want %q", ifaces, tc.ifaces)
 			}
@@ -91,12 +92,12 @@ func TestParse(t *testing.T) {
 // TestParseQueuesAll checks that "all" is nil, which datapath reads as every
 // queue, and not an empty list.
 func TestParseQueuesAll(t *testing.T) {
-	_, opts, _, err := parse(caddy.NewTestController("dns", "afxdp lo {\n\tqueues all\n}"))
+	_, set, _, err := parse(caddy.NewTestController("dns", "afxdp lo {\n\tqueues all\n}"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.Queues != nil {
-		t.Errorf("queues all: Queues = %#v, want nil", opts.Queues)
+	if set.opts.Queues != nil {
+		t.Errorf("queues all: Queues = %#v, want nil", set.opts.Queues)
 	}
 }
 

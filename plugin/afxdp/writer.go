@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"net"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -18,6 +19,7 @@ type writer struct {
 	remote, local *udpAddr // made on first use, then kept for the query
 	buf           []byte   // pack buffer, reused across queries
 	writes        int
+	start         time.Time // before the chain ran: a hot entry ages from it
 
 	tsigStatus     error
 	tsigMAC        string
@@ -36,6 +38,9 @@ func (w *writer) reset(r *datapath.Request, l *listener) {
 	w.req, w.l = r, l
 	w.remote, w.local = nil, nil
 	w.writes = 0
+	if l != nil && l.hot != nil {
+		w.start = time.Now()
+	}
 	w.tsigStatus, w.tsigMAC, w.tsigTimersOnly = nil, "", false
 }
 
@@ -93,7 +98,9 @@ func (w *writer) WriteMsg(m *dns.Msg) error {
 	if cap(data) > cap(w.buf) && cap(data) <= dns.MaxMsgSize {
 		w.buf = data[:cap(data)]
 	}
-	_, err = w.Write(data)
+	if _, err = w.Write(data); err == nil && w.l != nil && w.l.hot != nil && w.writes == 1 {
+		w.l.hot.fill(w.req, m, w.start)
+	}
 	return err
 }
 

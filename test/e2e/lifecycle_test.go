@@ -38,6 +38,11 @@ func TestStartupErrors(t *testing.T) {
 			`Corefile:6 - Error during parsing: interface veth-s claimed twice with different settings (first at /`, false},
 		{"not plain dns", "tls://.:853 {\n    afxdp veth-s\n    whoami\n}\n", `serves plain DNS over UDP`, false},
 		{"no privileges", ".:5300 {\n    afxdp veth-s\n    whoami\n}\n", `Corefile:2 - Error during parsing: missing privileges: CAP_NET_ADMIN`, true},
+		{"hot on, log ahead of cache", ".:53 {\n    afxdp veth-s {\n        hot on\n    }\n    log\n    cache\n    whoami\n}\n",
+			`Corefile:3: hot on, but in server block .:53 log runs ahead of cache`, false},
+		{"hot on, no cache", ".:53 {\n    afxdp veth-s {\n        hot on\n    }\n    whoami\n}\n",
+			`Corefile:3: hot on, but in server block .:53 no cache in the block`, false},
+		{"hot bad value", ".:53 {\n    afxdp veth-s {\n        hot xdp\n    }\n    whoami\n}\n", `Corefile:3 - Error during parsing: hot: "xdp": want on or off`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

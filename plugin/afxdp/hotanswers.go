@@ -1,0 +1,186 @@
+package afxdp
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coredns/coredns/core/dnsserver"
+	"github.com/miekg/dns"
+
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+	"github.com/afxdp/afxdp/plugin/afxdp/frame"
+	"github.com/afxdp/afxdp/plugin/afxdp/hot"
+)
+
+// hotFlush is how often hot answers are added to CoreDNS's metrics: a
+// scrape sees them at most this late.
+const hotFlush = 250 * time.Millisecond
+
+// Hot entries are filed per client family (the hot table's listener
+// number): the family is a label of CoreDNS's request metrics, and it sets
+// the size above which the chain compresses.
+const (
+	famV4 = 0
+	famV6 = 1
+)
+
+// hotListener answers one listener's repeated cache hits in the receive
+// loop, from a table filled with the chain's own replies. It belongs to one
+// generation's server: a reload makes a new one, empty, so an old
+// generation's replies never answer for the new one.
+type hotListener struct {
+	table  *hot.Table
+	route  zoneRoute
+	server string // the Server's address: CoreDNS's "server" label
+
+	hits    atomic.Uint64                // since the last flush
+	busy    atomic.Int64                 // nanoseconds spent answering them, for the duration histogram
+	total   atomic.Uint64                // since the listener started
+	passed  [maxHotReasons]atomic.Uint64 // by hot.Reason
+	retired *hotCounts                   // where the counts go when it retires
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// maxHotReasons bounds hot.Reason's values (a test checks it).
+const maxHotReasons = 64
+
+// newHotListener returns nil where no block of the server answers hot.
+func newHotListener(g *generation, s *dnsserver.Server, retired *hotCounts) *hotListener {
+	if g == nil {
+		return nil
+	}
+	route, why := routeOf(s, g.policies)
+	entries := 0
+	for _, p := range route {
+		if p.on() {
+			entries = max(entries, p.entries)
+		}
+	}
+	g.mu.Lock()
+	logged := g.hotLog[s.Addr]
+	g.hotLog[s.Addr] = true
+	g.mu.Unlock()
+	if why != "" || entries == 0 {
+		if why != "" && !logged {
+			log.Infof("hot answers off for listener %s: %s", s.Addr, why)
+		}
+		return nil
+	}
+	hl := &hotListener{table: hot.NewTable(entries), route: route, server: s.Addr, stop: make(chan struct{}), retired: retired}
+	hl.done.Add(1)
+	go hl.flusher()
+	return hl
+}
+
+// answer is the receive loop's hook: a hot answer into out, or 0.
+func (hl *hotListener) answer(h *frame.Header, query, out []byte) int {
+	var q hot.Query
+	if r := hot.ParseQuery(query, &q); r != hot.OK {
+		hl.passed[r].Add(1)
+		return 0
+	}
+	v6 := !h.Src.Is4()
+	fam := uint32(famV4)
+	if v6 {
+		fam = famV6
+	}
+	start := time.Now()
+	n, r := hl.table.Answer(fam, &q, query, v6, start, out, len(out))
+	if r != hot.OK {
+		hl.passed[r].Add(1)
+		return 0
+	}
+	hl.hits.Add(1)
+	hl.total.Add(1)
+	hl.busy.Add(int64(time.Since(start)))
+	return n
+}
+
+// fill offers the chain's reply m to r for the table, if the block that
+// answered it has hot answers and its cache covers the name. start is when
+// the chain was handed the query (see hot.Table.Fill).
+func (hl *hotListener) fill(r *datapath.Request, m *dns.Msg, start time.Time) {
+	if len(m.Question) != 1 || m.Truncated {
+		return
+	}
+	name := strings.ToLower(m.Question[0].Name)
+	p := hl.route.route(name)
+	if p == nil || !p.on() || cacheZone(p, name) == "" {
+		return
+	}
+	fam, v6 := uint32(famV4), !r.Header.Src.Is4()
+	if v6 {
+		fam = famV6
+	}
+	hl.table.FillMeta(fam, r.Payload, m, start, hl.seriesOf(p, name, m, v6))
+}
+
+// flusher adds hot answers to the metrics every hotFlush, and once more
+// when the listener retires.
+func (hl *hotListener) flusher() {
+	defer hl.done.Done()
+	t := time.NewTicker(hotFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			hl.flush()
+		case <-hl.stop:
+			hl.flush()
+			return
+		}
+	}
+}
+
+// retire stops the flusher after a last flush. Hits that land on the table
+// after it (a receive loop that looked the listener up just before) are
+// not counted; the window is one lookup long.
+func (hl *hotListener) retire() {
+	if hl == nil {
+		return
+	}
+	close(hl.stop)
+	hl.done.Wait()
+	if hl.retired != nil {
+		hl.retired.addLive(hl)
+	}
+}
+
+// hotCounts are the plugin's own hot counters, summed.
+type hotCounts struct {
+	hits, evictions uint64
+	passed          [maxHotReasons]uint64
+}
+
+func (c *hotCounts) add(o *hotCounts) {
+	c.hits += o.hits
+	c.evictions += o.evictions
+	for i := range c.passed {
+		c.passed[i] += o.passed[i]
+	}
+}
+
+func (c *hotCounts) addLive(hl *hotListener) {
+	c.hits += hl.total.Load()
+	c.evictions += hl.table.Evictions()
+	for i := range c.passed {
+		c.passed[i] += hl.passed[i].Load()
+	}
+}
+
+func (hl *hotListener) flush() {
+	hits, busy := hl.hits.Swap(0), hl.busy.Swap(0)
+	if hits == 0 {
+		return
+	}
+	perHit := time.Duration(busy / int64(hits))
+	hl.table.Flush(func(h *hot.Hits) {
+		if s, ok := h.Meta.(*hotSeries); ok {
+			s.add(h, perHit)
+		}
+	})
+}

@@ -1,0 +1,43 @@
+package afxdp
+
+import (
+	"fmt"
+
+	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
+)
+
+// settings are what one afxdp directive says: the interface's datapath
+// options, and the block's own hot-answer settings.
+type settings struct {
+	opts       datapath.Options
+	hot        hotMode
+	hotLine    int // where `hot` was set, for the error if it cannot be
+	hotEntries int
+}
+
+// defaultHotEntries bounds each listener's hot table (about 1 KiB an entry
+// at most; see the README's Memory).
+const defaultHotEntries = 16384
+
+func defaultSettings() settings {
+	return settings{opts: datapath.DefaultOptions(), hotEntries: defaultHotEntries}
+}
+
+// hotMode is a block's `hot` setting.
+type hotMode int
+
+const (
+	hotAuto hotMode = iota // on where answers cannot be told from the chain's
+	hotOn                  // as auto, and start-up fails where they could
+	hotOff
+)
+
+func parseHotMode(s string) (hotMode, error) {
+	switch s {
+	case "on":
+		return hotOn, nil
+	case "off":
+		return hotOff, nil
+	}
+	return hotAuto, fmt.Errorf("%q: want on or off", s)
+}
