@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./plugin/afxdp/frame/
 	$(GO) test -run XXX -fuzz '^FuzzServeFrame$$' -fuzztime $(FUZZTIME) ./plugin/afxdp/
 	$(GO) test -run XXX -fuzz '^FuzzFilter$$' -fuzztime $(FUZZTIME) ./bpf/
+	$(GO) test -run XXX -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZTIME) ./plugin/afxdp/hot/
 
 # Bounded: the script stops every load itself; the timeout is a backstop.
 bench: deps

@@ -20,6 +20,7 @@ const (
 	frame    = mod + "plugin/afxdp/frame"
 	route    = mod + "plugin/afxdp/route"
 	datapath = mod + "plugin/afxdp/datapath"
+	hot      = mod + "plugin/afxdp/hot"
 	plugin   = mod + "plugin/afxdp"
 	dns      = "github.com/miekg/dns"
 	coredns  = "github.com/coredns/" // coredns, caddy and the rest
@@ -46,9 +47,12 @@ var rules = []struct {
 	// One interface's datapath: composes the four, still no DNS library or
 	// CoreDNS (its Handler gets bytes).
 	{pkg: datapath, forbidden: []string{plugin, dns, coredns}, imports: []string{bpf, xsk, frame, route}},
-	// The CoreDNS glue: datapath, and bpf and xsk directly (attach modes,
-	// counters and socket settings in the Corefile).
-	{pkg: plugin, imports: []string{bpf, xsk, datapath}},
+	// Hot answers: DNS wire format (miekg/dns to fill), nothing of CoreDNS,
+	// rings or BPF.
+	{pkg: hot, forbidden: []string{bpf, xsk, frame, route, datapath, plugin, coredns}},
+	// The CoreDNS glue: datapath and hot, and bpf and xsk directly (attach
+	// modes, counters and socket settings in the Corefile).
+	{pkg: plugin, imports: []string{bpf, xsk, datapath, hot}},
 }
 
 func goCmd(t *testing.T) string {
