@@ -42,6 +42,9 @@ func (b *bridge) AnswerInline(h *frame.Header, query, out []byte) int {
 	return l.hot.answer(h, query, out)
 }
 
+// AnswersInline: does any listener answer hot?
+func (b *bridge) AnswersInline() bool { return b.table.Load().hot }
+
 // ServeFrame runs on a datapath worker; a miss blocks only that worker.
 func (b *bridge) ServeFrame(r *datapath.Request) {
 	l := b.table.Load().lookup(r.Header.Dst, r.Header.DstPort)

@@ -109,11 +109,13 @@ type table struct {
 	host map[netip.AddrPort]*listener
 	all  map[uint16]*listener
 	v4   map[uint16]*listener
+	hot  bool // some listener answers hot
 }
 
 func newTable(ls map[listenKey]*listener) *table {
 	t := &table{host: map[netip.AddrPort]*listener{}, all: map[uint16]*listener{}, v4: map[uint16]*listener{}}
 	for k, l := range ls {
+		t.hot = t.hot || l.hot != nil
 		switch k.scope {
 		case scopeHost:
 			t.host[netip.AddrPortFrom(k.host, k.port)] = l

@@ -81,11 +81,14 @@ func TestPendingExhausted(t *testing.T) {
     }
 }
 `, ups4))
+	// Without hot answers: the queue is handed to the kernel while blocked
+	// misses hold its slots (TestMissStormHotAnswers has them on).
 	tb.start(tb.srv, fmt.Sprintf(`.:53 {
     afxdp veth-s {
         batch 16
         pending 32
         workers 64
+        hot off
     }
     cache
     forward . %s
@@ -117,6 +120,40 @@ func TestPendingExhausted(t *testing.T) {
 	}
 	if tb.redirected() == before {
 		t.Error("the queue did not come back from the kernel")
+	}
+}
+
+// TestMissStormHotAnswers: misses blocked on a slow upstream hold every
+// slot; hot answers keep flowing from the receive loop, the queue is not
+// handed to the kernel, and the misses that find no slot are shed and
+// counted.
+func TestMissStormHotAnswers(t *testing.T) {
+	tb := newTestbed(t, 1)
+	tb.upstream(fmt.Sprintf("slow.example:53 {\n    bind %s\n    erratic {\n        delay 1 1s\n    }\n}\n", ups4))
+	tb.dropKernelDNS()
+	tb.start(tb.srv, fmt.Sprintf(".:53 {\n    afxdp veth-s {\n        batch 16\n        pending 32\n        workers 64\n    }\n    cache\n    forward . %s\n    prometheus 127.0.0.1:9153\n}\n", ups4))
+	tb.waitAFXDP(srv4)
+	for range 3 { // www.example.org A: cached, then hot
+		tb.ask(srv4, "www.example.org.", dns.TypeA)
+	}
+	before, hot := tb.metrics(tb.srv, 9153), tb.hotHits()
+	wait := tb.slowQueries(100, "s", 3*time.Second, false)
+	time.Sleep(300 * time.Millisecond)
+	for k := range 50 { // hits, meanwhile: all answered, hot
+		if r := tb.ask(srv4, "www.example.org.", dns.TypeA); len(r.Answer) != 1 {
+			t.Fatalf("hit %d during the storm: %v", k, r)
+		}
+	}
+	if d := tb.hotHits() - hot; d != 50 {
+		t.Errorf("%v of 50 hits during the storm answered hot", d)
+	}
+	wait()
+	after := tb.metrics(tb.srv, 9153)
+	if d := metric(after, "coredns_afxdp_handoffs_total") - metric(before, "coredns_afxdp_handoffs_total"); d != 0 {
+		t.Errorf("handed to the kernel %v times during a miss storm with hot answers", d)
+	}
+	if d := metric(after, "coredns_afxdp_dropped_total", `reason="overload"`) - metric(before, "coredns_afxdp_dropped_total", `reason="overload"`); d < 1 {
+		t.Errorf("no miss was shed (overload +%v) though 100 blocked on 32 slots", d)
 	}
 }
 

@@ -23,6 +23,8 @@ func (e inlineEcho) ServeFrame(r *Request) {
 	echo(r)
 }
 
+func (inlineEcho) AnswersInline() bool { return true }
+
 func (inlineEcho) AnswerInline(h *frame.Header, query, out []byte) int {
 	var q dns.Msg
 	if q.Unpack(query) != nil || len(q.Question) != 1 || !strings.HasPrefix(q.Question[0].Name, "inline.") {
@@ -63,7 +65,7 @@ func TestInlineAnswers(t *testing.T) {
 	// Fill the slots with queries that will wait (their clients give up).
 	var stuck sync.WaitGroup
 	defer stuck.Wait()
-	for k := range 6 {
+	for k := range 40 { // 8 slots on each of the two queues: many are shed
 		stuck.Go(func() {
 			q := new(dns.Msg)
 			q.SetQuestion(fmt.Sprintf("stuck%d.example.", k), dns.TypeTXT)
@@ -79,5 +81,12 @@ func TestInlineAnswers(t *testing.T) {
 		if len(r.Answer) != 1 || r.Answer[0].(*dns.TXT).Txt[0] != "inline" {
 			t.Fatalf("inline query %d: %v", k, r)
 		}
+	}
+	var overload uint64
+	for _, s := range i.Stats() {
+		overload += s.Drops[DropOverload]
+	}
+	if h := handoffs(i); h != 0 || overload == 0 {
+		t.Errorf("handoffs %d, shed %d: want the queries without a slot shed, not the queue handed off", h, overload)
 	}
 }

@@ -1,6 +1,9 @@
 package datapath
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // pool runs a queue's Handler on worker goroutines. Hits are served one
 // after another by whichever worker is running; a worker that blocks (a miss
@@ -14,6 +17,7 @@ type pool struct {
 	mu   sync.Mutex
 	cond sync.Cond
 
+	all        []*Request // every slot
 	ring       []*Request // FIFO of received requests; cap = all slots
 	head, n    int
 	free       []*Request // slots not in use
@@ -39,6 +43,7 @@ func (p *pool) init(slots, maxWorkers, bufSize int, q *queue) {
 	for i := range slots {
 		p.free = append(p.free, &Request{q: q, snd: q, buf: bufs[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]})
 	}
+	p.all = append([]*Request(nil), p.free...)
 	p.maxWorkers = maxWorkers
 }
 
@@ -52,8 +57,8 @@ func (p *pool) take(dst []*Request) int {
 	return n
 }
 
-// awaitSlot blocks until a slot is free or stop is closed.
-func (p *pool) awaitSlot(stop <-chan struct{}) {
+// awaitSlot blocks until a slot is free, stop is closed or d has passed.
+func (p *pool) awaitSlot(stop <-chan struct{}, d time.Duration) {
 	p.mu.Lock()
 	if len(p.free) > 0 {
 		p.mu.Unlock()
@@ -61,9 +66,12 @@ func (p *pool) awaitSlot(stop <-chan struct{}) {
 	}
 	p.starved = true
 	p.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-p.slotFreed:
 	case <-stop:
+	case <-t.C:
 	}
 }
 
@@ -138,14 +146,19 @@ func (p *pool) work() {
 		p.wakeLocked()
 		p.mu.Unlock()
 
+		r.started.Store(time.Now().UnixNano())
 		p.serve(r)
+		r.started.Store(0)
 
 		p.mu.Lock()
 		r.Payload = nil
 		p.free = append(p.free, r)
 		if p.starved {
 			p.starved = false
-			p.slotFreed <- struct{}{}
+			select { // a token left by a wait that timed out will do
+			case p.slotFreed <- struct{}{}:
+			default:
+			}
 		}
 		if p.n == 0 {
 			p.mu.Unlock()
@@ -153,6 +166,19 @@ func (p *pool) work() {
 			p.mu.Lock()
 		}
 	}
+}
+
+// blocked is how many requests have been in the Handler for longer than
+// after: misses waiting on an upstream, not queries behind a busy CPU.
+func (p *pool) blocked(after time.Duration) int {
+	limit := time.Now().Add(-after).UnixNano()
+	n := 0
+	for _, r := range p.all {
+		if s := r.started.Load(); s != 0 && s < limit {
+			n++
+		}
+	}
+	return n
 }
 
 // pending is how many requests are queued or being served.

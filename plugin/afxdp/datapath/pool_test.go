@@ -136,7 +136,7 @@ func TestPoolServesEachOnce(t *testing.T) {
 	const slots, total = 16, 1000
 	b := newPoolBed(t, slots, 8)
 	for next := uint64(0); next < total; {
-		b.p.awaitSlot(nil)
+		b.p.awaitSlot(nil, time.Hour)
 		n := min(uint64(b.p.freeSlots()), total-next)
 		b.push(ids(next, next+n)...)
 		next += n

@@ -28,6 +28,7 @@ type queue struct {
 	inline  InlineHandler // nil if the handler answers nothing inline
 	scratch []byte        // the receive loop's inline reply payload
 	reply   frame.Header  // and its addressing (a field: no allocation)
+	spare   Request       // the header of a frame that got no slot
 
 	stopped chan struct{}
 }
@@ -49,13 +50,19 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 	descs := make([]unix.XDPDesc, q.iface.opts.Batch)
 	reqs := make([]*Request, q.iface.opts.Batch)
 	for {
-		free := q.pool.freeSlots()
-		if free == 0 {
-			// Every slot is held by a pending query (misses behind a slow
-			// upstream). Leave the frames in the RX ring rather than drop
-			// them, and hand the queue to the kernel until slots free up.
-			q.handToKernel()
-			q.pool.awaitSlot(stop)
+		free, inline := q.pool.freeSlots(), q.answersInline()
+		if free == 0 && !inline {
+			// Every slot is held. By misses blocked on their upstream:
+			// the kernel listener takes the queue until they drain. By
+			// queries the CPU is behind on: never hand off (the kernel
+			// path costs more per query); the frames wait in the RX ring,
+			// and what does not fit is dropped there, where it costs least.
+			if q.pool.blocked(blockedAfter) >= q.iface.opts.MaxPending/2 {
+				q.handToKernel()
+			}
+			// Look again when queries that took slots just now may
+			// have come to count as blocked.
+			q.pool.awaitSlot(stop, blockedAfter/2)
 			select {
 			case <-stop:
 				return
@@ -63,8 +70,14 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 			}
 			continue
 		}
+		// Answering inline, the loop drains the ring whatever the slots:
+		// hot answers need none, and what needs one is shed if none is free.
+		batch := len(descs)
+		if !inline {
+			batch = min(batch, free)
+		}
 		err := q.sock.Wait()
-		if n := q.sock.Receive(descs[:min(len(descs), free)]); n > 0 {
+		if n := q.sock.Receive(descs[:batch]); n > 0 {
 			q.receive(descs[:n], reqs)
 			q.sock.Refill(descs[:n])
 			continue
@@ -86,27 +99,33 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 // misses never starves the RX side of frames.
 func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 	got := q.pool.take(reqs[:len(descs)])
-	if got < len(descs) {
-		q.stats.drops[DropOverload].Add(uint64(len(descs) - got))
-	}
 	used, inline := 0, 0
-	for _, d := range descs[:got] {
+	for _, d := range descs {
 		data := q.sock.Frame(d)
 		q.stats.rxFrames.Add(1)
 		q.stats.rxBytes.Add(uint64(len(data)))
-		r := reqs[used]
+		// A frame beyond the slots taken is decoded into the spare, for
+		// an inline answer only.
+		r := &q.spare
+		if used < got {
+			r = reqs[used]
+		}
 		payload, err := frame.Decode(data, &r.Header)
 		switch {
 		case err == frame.ErrChecksum:
 			q.stats.drops[DropChecksum].Add(1)
 			continue
-		case err != nil || len(payload) > len(r.buf):
+		case err != nil || len(payload) > q.sock.FrameSize():
 			q.stats.drops[DropDecode].Add(1)
 			continue
 		}
 		if q.inline != nil && q.answerInline(&r.Header, payload) {
 			inline++
 			continue // the slot takes the next frame
+		}
+		if r == &q.spare {
+			q.stats.drops[DropOverload].Add(1)
+			continue
 		}
 		r.Payload = r.buf[:copy(r.buf, payload)]
 		used++
@@ -116,10 +135,18 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 		q.flushLocked()
 		q.txMu.Unlock()
 	}
-	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 {
+	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 && !q.answersInline() &&
+		q.pool.blocked(blockedAfter) >= q.iface.opts.MaxPending/2 {
 		q.handToKernel()
 	}
 }
+
+// blockedAfter is how long a query must have been in the Handler to count
+// as blocked on its upstream: far above any CPU-bound answer, far below an
+// upstream's timeout.
+const blockedAfter = 100 * time.Millisecond
+
+func (q *queue) answersInline() bool { return q.inline != nil && q.inline.AnswersInline() }
 
 // answerInline asks the inline handler for an answer and sends it.
 func (q *queue) answerInline(h *frame.Header, payload []byte) bool {

@@ -2,6 +2,7 @@ package datapath
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"github.com/afxdp/afxdp/plugin/afxdp/frame"
 )
@@ -22,6 +23,10 @@ type Handler interface {
 type InlineHandler interface {
 	Handler
 	AnswerInline(h *frame.Header, query, out []byte) int
+	// AnswersInline says whether AnswerInline may answer anything now. While
+	// it does, a queue whose slots are all taken keeps answering inline and
+	// sheds what needs a slot, rather than hand itself to the kernel.
+	AnswersInline() bool
 }
 
 // HandlerFunc adapts a function to a Handler.
@@ -45,8 +50,9 @@ type Request struct {
 	Header  frame.Header // addressing of the query as received
 	Payload []byte       // the DNS message, copied out of the RX frame
 
-	q     *queue // nil for a request made by NewRequest
-	snd   Sender
+	q       *queue // nil for a request made by NewRequest
+	snd     Sender
+	started atomic.Int64 // when a worker took it up (unix ns); 0 while queued or free
 	buf   []byte
 	reply frame.Header // built by Reply; a field, so passing it to Send allocates nothing
 }
