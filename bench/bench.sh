@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
-# make bench: afxdp, the same coredns on the kernel path, and Knot DNS in XDP
-# mode, side by side in one run on one testbed:
+# make bench / make bench-all: CoreDNS on the kernel path, CoreDNS + afxdp
+# with and without hot answers, Knot DNS in XDP mode, dnsmasq and the afxdp
+# datapath alone, side by side in one run on one testbed:
 #
 #   client (CPU 0: kxdpgun, dnsload) --veth-- server (CPU 1) --veth-- upstream (CPU 0)
 #
 # For each system and workload: replies/s at saturation (a kxdpgun ramp),
 # then, at 50 % of the kernel path's saturation, CPU µs per answered query on
-# the server core (process, softirq and NAPI thread: everything on CPU 1) and
-# latency percentiles (dnsload). Every load is bounded in time; the whole run
-# takes a few minutes. Results: $OUT/ (results.tsv, summary.md, *.png) and
-# BENCHMARKS.md.
+# the server core (process and NAPI thread: everything on CPU 1) and latency
+# percentiles (dnsload). For the afxdp rows, the server's own counters
+# (prometheus, scraped before and after) say what share of its answers were
+# hot. Every load is bounded in time.
+#
+#   bench/bench.sh        the rows that matter most, cache hits: stock,
+#                         afxdp hot off, afxdp hot on, Knot (results/)
+#   bench/bench.sh all    every row and workload (results/all/)
+#
+# SYSTEMS, WORKLOADS, OUT, STEP and FIXED override the choice. Results:
+# $OUT/ (results.tsv, hot.tsv, run.txt, summary.md, *.png), and BENCHMARKS.md
+# made from results/ and results/all/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+START=$(date +%s)
 
-OUT=${OUT:-results}
+case ${1:-} in
+"")
+	CMD="make bench" DEF_OUT=results
+	DEF_SYSTEMS="stock afxdp-off afxdp-hot knot" DEF_WORKLOADS="hit4 hit6"
+	;;
+all)
+	CMD="make bench-all" DEF_OUT=results/all
+	DEF_SYSTEMS="stock dnsmasq afxdp-off afxdp-hot knot reflector" DEF_WORKLOADS="hit4 hit6 miss4 miss6"
+	;;
+*) echo "usage: $0 [all]" >&2; exit 2 ;;
+esac
+OUT=${OUT:-$DEF_OUT}
+SYSTEMS=${SYSTEMS:-$DEF_SYSTEMS}
+WORKLOADS=${WORKLOADS:-$DEF_WORKLOADS}
 STEP=${STEP:-2}        # seconds per ramp step
 FIXED=${FIXED:-5}      # seconds of the fixed-rate run
-WORKLOADS=${WORKLOADS:-"hit4 hit6 miss4 miss6"}
-SYSTEMS=${SYSTEMS:-"stock afxdp knot reflector"}
 P=afxdp-bench
 CLI=$P-cli SRV=$P-srv UPS=$P-ups
 WORK=$(mktemp -d /tmp/afxdp-bench.XXXXXX)
@@ -26,8 +47,11 @@ PIDS=()
 [ "$(id -u)" = 0 ] || { echo "make bench needs root (namespaces, XDP)" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "make bench needs 2 CPUs: server on CPU 1, load on CPU 0" >&2; exit 1; }
 
+# dnsmasq-base is Debian's dnsmasq binary without the package that would
+# start a dnsmasq service on the host.
 need=""
-for t in kxdpgun:knot-dnsutils knotd:knot gnuplot:gnuplot-nox nft:nftables ethtool:ethtool dig:bind9-dnsutils; do
+for t in kxdpgun:knot-dnsutils knotd:knot dnsmasq:dnsmasq-base gnuplot:gnuplot-nox nft:nftables \
+	ethtool:ethtool dig:bind9-dnsutils curl:curl; do
 	command -v "${t%%:*}" >/dev/null || need="$need ${t##*:}"
 done
 if [ -n "$need" ]; then
@@ -57,8 +81,11 @@ echo "== building"
 go build -o coredns ./build
 go build -o "$WORK/dnsload" ./bench/dnsload
 go build -o "$WORK/reflector" ./bench/reflector
+go build -o "$WORK/report" ./bench/report
 mkdir -p "$OUT"
+rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md "$OUT"/run.txt
 : >"$OUT/results.tsv"
+: >"$OUT/hot.tsv"
 
 echo "== testbed"
 # One queue: the server is one core.
@@ -87,12 +114,12 @@ pin_napi() {
 PIDS_KEEP=$!
 
 ZONE=$PWD/run/example.org.zone
-cat >"$WORK/upstream.Corefile" <<EOF
+cat >"$WORK/upstream.Corefile" <<EOC
 example.org:53 {
     bind 198.18.1.2
     file $ZONE
 }
-EOF
+EOC
 ip netns exec $UPS taskset -c 0 ./coredns -conf "$WORK/upstream.Corefile" >"$WORK/upstream.log" 2>&1 &
 UPSTREAM=$!
 
@@ -100,21 +127,32 @@ for i in $(seq 0 999); do echo "h$i.example.org A"; done >"$WORK/hits.q"
 # Unique names the upstream answers (a wildcard); a new set for every run.
 misses() { awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s%d.miss.example.org A\n", p, i }' >"$WORK/miss.q"; }
 
+# The Corefile of a caching resolver, the same for every CoreDNS row; the
+# afxdp rows add the afxdp block (hot answers are on by default).
+corefile() {
+	local afxdp=$1
+	cat <<EOC
+.:53 {
+$afxdp
+    errors
+    cache
+    forward . 198.18.1.2
+    prometheus 127.0.0.1:9153
+}
+EOC
+}
+
 start_system() {
 	local sys=$1
 	case $sys in
-	stock | afxdp)
-		local line=""
-		[ "$sys" = afxdp ] && line="afxdp veth-s"
-		cat >"$WORK/$sys.Corefile" <<EOF
-.:53 {
-    $line
-    cache 3600 {
-        success 200000
-    }
-    forward . 198.18.1.2
-}
-EOF
+	stock) corefile "" >"$WORK/$sys.Corefile" ;;
+	afxdp-hot) corefile "    afxdp veth-s" >"$WORK/$sys.Corefile" ;;
+	afxdp-off) corefile "    afxdp veth-s {
+        hot off
+    }" >"$WORK/$sys.Corefile" ;;
+	esac
+	case $sys in
+	stock | afxdp-*)
 		GOMAXPROCS=1 ip netns exec $SRV taskset -c 1 ./coredns -conf "$WORK/$sys.Corefile" >"$WORK/$sys.log" 2>&1 &
 		PIDS+=($!)
 		;;
@@ -122,9 +160,18 @@ EOF
 		GOMAXPROCS=1 ip netns exec $SRV taskset -c 1 "$WORK/reflector" -i veth-s >"$WORK/reflector.log" 2>&1 &
 		PIDS+=($!)
 		;;
+	dnsmasq)
+		# A cache and a forwarder to the same upstream, on the kernel's UDP
+		# socket; no DHCP (none configured), no config file, no hosts file.
+		ip netns exec $SRV taskset -c 1 dnsmasq --keep-in-foreground --conf-file=/dev/null \
+			--no-resolv --no-hosts --server=198.18.1.2 --cache-size=10000 \
+			--listen-address=198.18.0.1 --listen-address=fd00::1 --bind-interfaces \
+			--user=root --pid-file="$WORK/dnsmasq.pid" --log-facility=- >"$WORK/dnsmasq.log" 2>&1 &
+		PIDS+=($!)
+		;;
 	knot)
 		mkdir -p "$WORK/knot"
-		cat >"$WORK/knot.conf" <<EOF
+		cat >"$WORK/knot.conf" <<EOC
 server:
     rundir: "$WORK/knot"
     user: root:root
@@ -141,22 +188,31 @@ zone:
 log:
   - target: stderr
     any: warning
-EOF
+EOC
 		ip netns exec $SRV taskset -c 1 knotd -c "$WORK/knot.conf" >"$WORK/knot.log" 2>&1 &
 		PIDS+=($!)
 		;;
+	*) echo "unknown system $sys" >&2; exit 1 ;;
 	esac
 	SERVER=${PIDS[-1]}
+	local up=""
 	for _ in $(seq 50); do
-		nsx $CLI dig +time=1 +tries=1 +short @198.18.0.1 www.example.org A >/dev/null 2>&1 && break
+		if nsx $CLI dig +time=1 +tries=1 +short @198.18.0.1 www.example.org A >/dev/null 2>&1; then up=1; break; fi
+		kill -0 "$SERVER" 2>/dev/null || break
 		sleep 0.2
 	done
+	if [ -z "$up" ]; then
+		echo "   $sys did not answer; its log:" >&2
+		tail -20 "$WORK/$sys.log" >&2 || true
+		return 1
+	fi
 	pin_napi
 }
 
 # kxdp RATE DST FILE SECONDS: replies/s kxdpgun got back. Its AF_XDP
 # socket cannot bind the queue again for a moment after the last run
-# (EBUSY): retry a few times.
+# (EBUSY): retry a few times. The query file has no flags column, so
+# kxdpgun sends no OPT record at all (a third column E or D would add one).
 kxdp() {
 	local out try
 	for try in 1 2 3 4 5 6; do
@@ -226,26 +282,67 @@ fixed() {
 	awk -v ns=$((a - b)) -v n="$ans" 'BEGIN { printf "%.2f", (n > 0 ? ns / 1000 / n : 0) }'
 }
 
+# The afxdp rows' own counters, from the server's prometheus endpoint.
+# Hot answers reach the metrics in batches within 250 ms: wait before a
+# scrape that follows a load.
+scrape() {
+	sleep 0.6
+	nsx $SRV curl -s --max-time 3 http://127.0.0.1:9153/metrics >"$WORK/$1.prom" || : >"$WORK/$1.prom"
+}
+# metric FILE NAME: the sum of NAME's series in a scrape.
+metric() {
+	awk -v n="$2" 'index($1, n "{") == 1 || $1 == n { s += $NF } END { printf "%.0f", s }' "$WORK/$1.prom"
+}
+# passed BEFORE AFTER: the hot_passed_total reasons that moved, reason=count.
+passed() {
+	awk 'match($1, /reason="[^"]*"/) && index($1, "coredns_afxdp_hot_passed_total{") == 1 {
+		r = substr($1, RSTART + 8, RLENGTH - 9)
+		if (FILENAME == ARGV[1]) b[r] = $NF; else if ($NF - b[r] > 0) { printf "%s%s=%.0f", sep, r, $NF - b[r]; sep = "," }
+	} END { if (sep == "") printf "-" }' "$WORK/$1.prom" "$WORK/$2.prom"
+}
+# hot_row SYS WL PHASE BEFORE AFTER: one line of hot.tsv, and the log's.
+hot_row() {
+	local h r
+	h=$(($(metric "$5" coredns_afxdp_hot_hits_total) - $(metric "$4" coredns_afxdp_hot_hits_total)))
+	r=$(($(metric "$5" coredns_dns_responses_total) - $(metric "$4" coredns_dns_responses_total)))
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$h" "$r" "$(passed "$4" "$5")" >>"$OUT/hot.tsv"
+	awk -v s="$1" -v w="$2" -v p="$3" -v h="$h" -v r="$r" 'BEGIN {
+		printf "   %s %s %s: coredns_afxdp_hot_hits_total +%d of +%d answers (%.1f %%)\n", s, w, p, h, r, (r > 0 ? 100 * h / r : 0) }'
+}
+
 declare -A SAT
 for sys in $SYSTEMS; do
 	echo "== $sys"
-	start_system "$sys"
+	if ! start_system "$sys"; then
+		stop_all
+		nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
+		continue
+	fi
 	for wl in $WORKLOADS; do
 		# Knot is authoritative and the reflector answers everything at once:
 		# neither has misses.
 		if [ "$sys" = knot ] || [ "$sys" = reflector ]; then [ "${wl#miss}" != "$wl" ] && continue; fi
-		if [ "${wl#hit}" != "$wl" ]; then   # warm the cache
+		if [ "${wl#hit}" != "$wl" ]; then   # warm the cache (and the hot table)
 			kxdp 20000 "$(dst_of "$wl")" "$WORK/hits.q" 1 >/dev/null
 		fi
+		case $sys in afxdp-*) scrape "$sys.$wl.0" ;; esac
 		sat=$(ramp "$sys" "$wl")
+		case $sys in afxdp-*) scrape "$sys.$wl.1" ;; esac
 		SAT[$sys.$wl]=$sat
 		base=${SAT[stock.$wl]:-$sat}
 		rate=$((base / 2))
 		cpu=$(fixed "$sys" "$wl" "$rate")
+		case $sys in afxdp-*)
+			scrape "$sys.$wl.2"
+			hot_row "$sys" "$wl" ramp "$sys.$wl.0" "$sys.$wl.1"
+			hot_row "$sys" "$wl" fixed "$sys.$wl.1" "$sys.$wl.2"
+			;;
+		esac
 		cp "$WORK/fixed.json" "$OUT/latency-$sys-$wl.json"
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$wl" "$sat" "$rate" "$cpu" "$(tr -d '\n' <"$WORK/fixed.json")" >>"$OUT/results.tsv"
 		echo "   $sys $wl: saturation $sat/s; at $rate/s: $cpu µs CPU per answer"
 	done
+	case $sys in afxdp-*) grep -h 'hot answers' "$WORK/$sys.log" | sed 's/^/   log: /' || true ;; esac
 	stop_all
 	nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
 	nsx $CLI ip link set veth-c xdp off 2>/dev/null || true # kxdpgun leaves its program
@@ -253,6 +350,23 @@ done
 kill $UPSTREAM 2>/dev/null || true
 
 echo "== report"
-go run ./bench/report -in "$OUT/results.tsv" -out "$OUT" -md BENCHMARKS.md -cmd "make bench"
+{
+	echo "cmd=$CMD"
+	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "wall_s=$(($(date +%s) - START))"
+	echo "systems=$SYSTEMS"
+	echo "workloads=$WORKLOADS"
+	echo "kernel=$(uname -r)"
+	echo "knot=$(knotd --version 2>/dev/null | head -n 1)"
+	echo "dnsmasq=$(dnsmasq --version 2>/dev/null | head -n 1 | sed 's/  Copyright.*//')"
+	echo "kxdpgun=$(kxdpgun --version 2>/dev/null | head -n 1)"
+} >"$OUT/run.txt"
+# BENCHMARKS.md shows the latest run of make bench and of make bench-all;
+# a run elsewhere (OUT=...) gets its own summary only.
+case $OUT in
+results | results/all) "$WORK/report" -runs results,results/all -md BENCHMARKS.md ;;
+*) "$WORK/report" -runs "$OUT" -md "" ;;
+esac
 (cd "$OUT" && gnuplot plots.gp)
 cat "$OUT/summary.md"
+echo "== $CMD took $(($(date +%s) - START)) s"

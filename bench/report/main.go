@@ -1,5 +1,15 @@
-// Command report turns the benchmark's results.tsv into a Markdown summary,
-// gnuplot data and script (throughput bars, latency CDFs) and BENCHMARKS.md.
+// Command report turns the benchmark's results into a Markdown summary,
+// gnuplot data and script (throughput bars, latency CDFs) per run folder,
+// and BENCHMARKS.md from every run folder that has results.
+//
+// A run folder holds, from bench.sh:
+//
+//	results.tsv  system, workload, replies/s at saturation, offered rate of
+//	             the fixed run, CPU µs per answer, dnsload's JSON
+//	hot.tsv      afxdp rows: system, workload, phase (ramp, fixed), hot
+//	             answers, all answers (the server's counters), reasons the
+//	             others took the chain
+//	run.txt      key=value: cmd, date, wall_s, systems, workloads, versions
 package main
 
 import (
@@ -12,10 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-
 	"strconv"
 	"strings"
-	"time"
 )
 
 type latency struct {
@@ -36,118 +44,303 @@ type row struct {
 	lat       latency
 }
 
+// hotCount is one phase of one afxdp row: answers that were hot, all
+// answers, and why the others took the chain.
+type hotCount struct {
+	hot, all int64
+	passed   string
+}
+
+type run struct {
+	dir  string
+	meta map[string]string
+	rows map[string]*row
+	hot  map[string]map[string]hotCount // sys.wl -> phase -> counts
+}
+
 var (
-	systems   = []string{"stock", "afxdp", "knot", "reflector"}
+	systems   = []string{"stock", "dnsmasq", "afxdp-off", "afxdp-hot", "knot", "reflector"}
 	workloads = []string{"hit4", "hit6", "miss4", "miss6"}
-	names     = map[string]string{"stock": "CoreDNS, kernel UDP", "afxdp": "CoreDNS + afxdp", "knot": "Knot DNS 3.2 XDP", "reflector": "afxdp datapath alone"}
-	wlNames   = map[string]string{"hit4": "cache hits, IPv4", "hit6": "cache hits, IPv6", "miss4": "cache misses, IPv4", "miss6": "cache misses, IPv6"}
+	names     = map[string]string{
+		"stock":     "CoreDNS, kernel UDP",
+		"dnsmasq":   "dnsmasq, kernel UDP",
+		"afxdp-off": "CoreDNS + afxdp, hot off",
+		"afxdp-hot": "CoreDNS + afxdp (hot answers)",
+		"knot":      "Knot DNS XDP",
+		"reflector": "afxdp datapath alone",
+	}
+	wlNames = map[string]string{"hit4": "cache hits, IPv4", "hit6": "cache hits, IPv6", "miss4": "cache misses, IPv4", "miss6": "cache misses, IPv6"}
 )
 
 func main() {
-	in := flag.String("in", "results/results.tsv", "results of bench.sh")
-	out := flag.String("out", "results", "folder for summary.md, data and plots.gp")
-	md := flag.String("md", "BENCHMARKS.md", "the document with the latest results")
-	cmd := flag.String("cmd", "make bench", "the command that made the results")
+	runsFlag := flag.String("runs", "results,results/all", "run folders (comma-separated); missing ones are skipped")
+	md := flag.String("md", "BENCHMARKS.md", "the document with the latest results of every run folder; empty: none")
 	flag.Parse()
-	rows, err := read(*in)
-	if err != nil {
-		log.Fatal(err)
+	var runs []*run
+	for _, dir := range strings.Split(*runsFlag, ",") {
+		if _, err := os.Stat(filepath.Join(dir, "results.tsv")); err != nil {
+			continue
+		}
+		r, err := load(dir)
+		if err != nil {
+			log.Fatal(err)
+		}
+		must(os.WriteFile(filepath.Join(dir, "summary.md"), []byte(summary(r)), 0o644))
+		must(plots(r))
+		runs = append(runs, r)
 	}
-	table := summary(rows)
-	must(os.WriteFile(filepath.Join(*out, "summary.md"), []byte(table), 0o644))
-	must(plots(rows, *out))
-	must(os.WriteFile(*md, []byte(document(table, *cmd, *out)), 0o644))
+	if len(runs) == 0 {
+		log.Fatalf("no results.tsv in %s", *runsFlag)
+	}
+	if *md != "" {
+		must(os.WriteFile(*md, []byte(document(runs)), 0o644))
+	}
 }
 
-func read(file string) (map[string]*row, error) {
-	f, err := os.Open(file)
+func load(dir string) (*run, error) {
+	r := &run{dir: dir, meta: map[string]string{}, rows: map[string]*row{}, hot: map[string]map[string]hotCount{}}
+	err := lines(filepath.Join(dir, "results.tsv"), func(l string) error {
+		c := strings.SplitN(l, "\t", 6)
+		if len(c) != 6 {
+			return nil
+		}
+		w := &row{sys: c[0], wl: c[1]}
+		w.sat, _ = strconv.Atoi(c[2])
+		w.rate, _ = strconv.Atoi(c[3])
+		w.cpu, _ = strconv.ParseFloat(c[4], 64)
+		if err := json.Unmarshal([]byte(c[5]), &w.lat); err != nil {
+			return fmt.Errorf("%s %s: %w", w.sys, w.wl, err)
+		}
+		r.rows[w.sys+"."+w.wl] = w
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	rows := map[string]*row{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		c := strings.SplitN(sc.Text(), "\t", 6)
+	err = lines(filepath.Join(dir, "hot.tsv"), func(l string) error {
+		c := strings.Split(l, "\t")
 		if len(c) != 6 {
-			continue
+			return nil
 		}
-		r := &row{sys: c[0], wl: c[1]}
-		r.sat, _ = strconv.Atoi(c[2])
-		r.rate, _ = strconv.Atoi(c[3])
-		r.cpu, _ = strconv.ParseFloat(c[4], 64)
-		if err := json.Unmarshal([]byte(c[5]), &r.lat); err != nil {
-			return nil, fmt.Errorf("%s %s: %w", r.sys, r.wl, err)
+		h := hotCount{passed: c[5]}
+		h.hot, _ = strconv.ParseInt(c[3], 10, 64)
+		h.all, _ = strconv.ParseInt(c[4], 10, 64)
+		k := c[0] + "." + c[1]
+		if r.hot[k] == nil {
+			r.hot[k] = map[string]hotCount{}
 		}
-		rows[r.sys+"."+r.wl] = r
+		r.hot[k][c[2]] = h
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
 	}
-	return rows, sc.Err()
+	err = lines(filepath.Join(dir, "run.txt"), func(l string) error {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			r.meta[k] = v
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return r, nil
 }
 
-func summary(rows map[string]*row) string {
+func lines(file string, f func(string) error) error {
+	fh, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if err := f(sc.Text()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+// share is hot answers over all answers of the phases named, as "97.3 %".
+func (r *run) share(key string, phases ...string) string {
+	var h, a int64
+	for _, p := range phases {
+		c, ok := r.hot[key][p]
+		if !ok {
+			return "–"
+		}
+		h, a = h+c.hot, a+c.all
+	}
+	if a == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f %%", 100*float64(h)/float64(a))
+}
+
+func summary(r *run) string {
 	var b strings.Builder
-	b.WriteString("| workload | system | replies/s at saturation | vs kernel path | offered for CPU and latency | CPU µs per answer | p50 µs | p99 µs | p99.9 µs | lost |\n")
-	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| workload | system | replies/s at saturation | vs kernel path | offered for CPU and latency | CPU µs per answer | p50 µs | p99 µs | p99.9 µs | lost | hot share |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, wl := range workloads {
 		for _, sys := range systems {
-			r := rows[sys+"."+wl]
-			if r == nil {
+			w := r.rows[sys+"."+wl]
+			if w == nil {
 				continue
 			}
 			ratio := "1.00x"
-			if s := rows["stock."+wl]; s != nil && s.sat > 0 && sys != "stock" {
-				ratio = fmt.Sprintf("%.2fx", float64(r.sat)/float64(s.sat))
+			if s := r.rows["stock."+wl]; s != nil && s.sat > 0 && sys != "stock" {
+				ratio = fmt.Sprintf("%.2fx", float64(w.sat)/float64(s.sat))
+			} else if sys != "stock" {
+				ratio = "–"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d/s | %.2f | %.0f | %.0f | %.0f | %d of %d |\n",
-				wlNames[wl], names[sys], r.sat, ratio, r.rate, r.cpu, r.lat.P50, r.lat.P99, r.lat.P999, r.lat.Lost, r.lat.Sent)
+			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d/s | %.2f | %.0f | %.0f | %.0f | %d of %d | %s |\n",
+				wlNames[wl], names[sys], w.sat, ratio, w.rate, w.cpu, w.lat.P50, w.lat.P99, w.lat.P999, w.lat.Lost, w.lat.Sent,
+				r.share(sys+"."+wl, "ramp", "fixed"))
 		}
+	}
+	// The afxdp rows' counters phase by phase.
+	var hb strings.Builder
+	for _, sys := range []string{"afxdp-hot", "afxdp-off"} {
+		for _, wl := range workloads {
+			k := sys + "." + wl
+			ph := r.hot[k]
+			if ph == nil {
+				continue
+			}
+			fmt.Fprintf(&hb, "| %s | %s | %s | %s | %s | %s |\n", names[sys], wlNames[wl],
+				counts(ph["ramp"]), r.share(k, "ramp"), counts(ph["fixed"]), r.share(k, "fixed"))
+			if p := passedOf(ph); p != "" {
+				fmt.Fprintf(&hb, "| | | to the chain: %s | | | |\n", p)
+			}
+		}
+	}
+	if hb.Len() > 0 {
+		b.WriteString("\nHot answers, from the server's own counters (`coredns_afxdp_hot_hits_total` over\n" +
+			"`coredns_dns_responses_total`, scraped before and after each phase):\n\n" +
+			"| system | workload | kxdpgun ramp: hot of all answers | share | dnsload run: hot of all answers | share |\n" +
+			"|---|---|---:|---:|---:|---:|\n")
+		b.WriteString(hb.String())
+	}
+	// The issue's target: hot answers at 6x the kernel path at saturation.
+	var tb strings.Builder
+	for _, wl := range workloads {
+		h, s := r.rows["afxdp-hot."+wl], r.rows["stock."+wl]
+		if h == nil || s == nil || s.sat == 0 {
+			continue
+		}
+		x := float64(h.sat) / float64(s.sat)
+		verdict := "meets"
+		if x < 6 {
+			verdict = "misses"
+		}
+		fmt.Fprintf(&tb, "- %s: %d vs %d replies/s = %.2fx (%s 6x)", wlNames[wl], h.sat, s.sat, x, verdict)
+		if o := r.rows["afxdp-off."+wl]; o != nil && o.sat > 0 {
+			fmt.Fprintf(&tb, "; hot off %.2fx; hot on / hot off %.2fx", float64(o.sat)/float64(s.sat), float64(h.sat)/float64(o.sat))
+		}
+		if o := r.rows["afxdp-off."+wl]; o != nil && o.cpu > 0 && h.cpu > 0 {
+			fmt.Fprintf(&tb, "; CPU per answer %.2f µs vs %.2f µs hot off", h.cpu, o.cpu)
+		}
+		tb.WriteString("\n")
+	}
+	if tb.Len() > 0 {
+		b.WriteString("\nHot answers against the kernel path at saturation (target: at least 6x), this run:\n\n")
+		b.WriteString(tb.String())
 	}
 	return b.String()
 }
 
-func plots(rows map[string]*row, out string) error {
+func counts(c hotCount) string { return fmt.Sprintf("%d of %d", c.hot, c.all) }
+
+func passedOf(ph map[string]hotCount) string {
+	var out []string
+	for _, p := range []string{"ramp", "fixed"} {
+		if c, ok := ph[p]; ok && c.passed != "-" && c.passed != "" {
+			out = append(out, p+" "+c.passed)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// present is the systems of the run, in table order.
+func (r *run) present() []string {
+	var out []string
+	for _, s := range systems {
+		for _, wl := range workloads {
+			if r.rows[s+"."+wl] != nil {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (r *run) workloads() []string {
+	var out []string
+	for _, wl := range workloads {
+		for _, s := range systems {
+			if r.rows[s+"."+wl] != nil {
+				out = append(out, wl)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func plots(r *run) error {
+	sys, wls := r.present(), r.workloads()
 	var bars strings.Builder
 	bars.WriteString("workload")
-	for _, s := range systems {
+	for _, s := range sys {
 		fmt.Fprintf(&bars, "\t%q", names[s])
 	}
 	bars.WriteString("\n")
-	for _, wl := range workloads {
+	for _, wl := range wls {
 		fmt.Fprintf(&bars, "%q", wlNames[wl])
-		for _, s := range systems {
+		for _, s := range sys {
 			v := 0
-			if r := rows[s+"."+wl]; r != nil {
-				v = r.sat
+			if w := r.rows[s+"."+wl]; w != nil {
+				v = w.sat
 			}
 			fmt.Fprintf(&bars, "\t%d", v)
 		}
 		bars.WriteString("\n")
 	}
-	if err := os.WriteFile(filepath.Join(out, "throughput.dat"), []byte(bars.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(r.dir, "throughput.dat"), []byte(bars.String()), 0o644); err != nil {
 		return err
 	}
+	var cols []string
+	for i := range sys {
+		if i == 0 {
+			cols = append(cols, `"throughput.dat" using 2:xtic(1) title col`)
+		} else {
+			cols = append(cols, fmt.Sprintf(`"" using %d title col`, i+2))
+		}
+	}
 	var curves []string
-	for _, wl := range workloads {
-		for _, s := range systems {
-			r := rows[s+"."+wl]
-			if r == nil || len(r.lat.CDF) == 0 {
+	for _, wl := range wls {
+		for _, s := range sys {
+			w := r.rows[s+"."+wl]
+			if w == nil || len(w.lat.CDF) == 0 {
 				continue
 			}
 			var d strings.Builder
-			for i, v := range r.lat.CDF {
-				fmt.Fprintf(&d, "%g\t%g\n", v, float64(i+1)/float64(len(r.lat.CDF)))
+			for i, v := range w.lat.CDF {
+				fmt.Fprintf(&d, "%g\t%g\n", v, float64(i+1)/float64(len(w.lat.CDF)))
 			}
 			name := fmt.Sprintf("cdf-%s-%s.dat", s, wl)
-			if err := os.WriteFile(filepath.Join(out, name), []byte(d.String()), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(r.dir, name), []byte(d.String()), 0o644); err != nil {
 				return err
 			}
-			if strings.HasPrefix(wl, "hit4") || strings.HasPrefix(wl, "miss4") {
+			if wl == "hit4" || wl == "miss4" {
 				curves = append(curves, fmt.Sprintf("%q using 1:2 with lines lw 2 title %q", name, names[s]+", "+wlNames[wl]))
 			}
 		}
 	}
-	gp := `set terminal png size 900,540 font ",10"
+	gp := `set terminal png size 1000,560 font ",10"
 set output "throughput.png"
 set title "Replies/s at saturation (one server core)"
 set style data histograms
@@ -155,10 +348,12 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "replies/s"
 set yrange [0:*]
-set key top right
+set key top left
 set grid ytics
-plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col
-
+plot ` + strings.Join(cols, ", ") + `
+`
+	if len(curves) > 0 {
+		gp += `
 set output "latency_cdf.png"
 set title "Latency at 50% of the kernel path's saturation (IPv4)"
 set style data lines
@@ -168,11 +363,11 @@ set ylabel "fraction of answers"
 set yrange [0:1]
 set key bottom right
 plot ` + strings.Join(curves, ", \\\n     ") + "\n"
-	return os.WriteFile(filepath.Join(out, "plots.gp"), []byte(gp), 0o644)
+	}
+	return os.WriteFile(filepath.Join(r.dir, "plots.gp"), []byte(gp), 0o644)
 }
 
-func document(table, cmd, out string) string {
-	kernel, _ := exec.Command("uname", "-r").Output()
+func document(runs []*run) string {
 	cpu := "unknown"
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -182,32 +377,82 @@ func document(table, cmd, out string) string {
 			}
 		}
 	}
-	knot, _ := exec.Command("knotd", "--version").Output()
+	kernel := runs[0].meta["kernel"]
+	if kernel == "" {
+		k, _ := exec.Command("uname", "-r").Output()
+		kernel = strings.TrimSpace(string(k))
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nLatest results of `%s` (%s).\n\n", cmd, time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s, %s.\n\n", runtime.NumCPU(), cpu, strings.TrimSpace(string(kernel)), runtime.Version(), strings.TrimSpace(string(knot)))
-	b.WriteString(`Testbed: three network namespaces joined by single-queue veth pairs. The server
-(CoreDNS with ` + "`GOMAXPROCS=1`" + `, or knotd) and its veth NAPI thread (threaded NAPI) are
+	b.WriteString("# Benchmarks\n\n")
+	b.WriteString("`make bench` (under 10 minutes) runs the rows that matter most for hot answers, on cache\n" +
+		"hits over IPv4 and IPv6: CoreDNS on the kernel path, CoreDNS + afxdp with `hot off`, CoreDNS +\n" +
+		"afxdp with hot answers (the default) and Knot DNS in XDP mode. `make bench-all` (up to 30\n" +
+		"minutes) adds dnsmasq, the afxdp datapath alone and the cache-miss workloads. Each writes its\n" +
+		"own folder (results/, results/all/); this page shows the latest run of each.\n\n")
+	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s.\n\n", runtime.NumCPU(), cpu, kernel, runtime.Version())
+	b.WriteString(`Testbed: three network namespaces joined by single-queue veth pairs. The server (CoreDNS with
+` + "`GOMAXPROCS=1`" + `, knotd, dnsmasq or the reflector) and its veth NAPI thread (threaded NAPI) are
 pinned to CPU 1; kxdpgun, dnsload, the client's NAPI thread and the upstream (the same coredns
-with the file plugin, for misses) share CPU 0. The CoreDNS Corefile is the same for both
-CoreDNS rows (` + "`cache` + `forward`" + ` to the upstream), with and without the ` + "`afxdp veth-s`" + ` line.
-Knot serves the same zone authoritatively (so it has no miss workload). *afxdp datapath alone*
-is bench/reflector: the same XDP program, sockets and worker pool answering every query with an
-empty response and no plugin chain, the floor under the afxdp row.
+with the file plugin serving run/example.org.zone) share CPU 0.
+
+Every CoreDNS row runs the Corefile of a caching resolver, the same for all of them:
+
+    .:53 {
+        afxdp veth-s      # afxdp rows only; "afxdp veth-s { hot off }" for the hot-off row
+        errors
+        cache
+        forward . 198.18.1.2
+        prometheus 127.0.0.1:9153
+    }
+
+- *CoreDNS, kernel UDP*: that Corefile without the afxdp line (stock CoreDNS plugins, the
+  kernel's UDP socket).
+- *CoreDNS + afxdp, hot off*: every query the XDP program redirects goes through the plugin
+  chain (` + "`hot off`" + ` in the afxdp block).
+- *CoreDNS + afxdp (hot answers)*: the default; repeated cache hits are answered in the AF_XDP
+  receive loop from the chain's own earlier replies, without running the chain (` + "`errors`" + ` and
+  ` + "`prometheus`" + ` ahead of ` + "`cache`" + ` do not prevent it). *hot share* is
+  ` + "`coredns_afxdp_hot_hits_total`" + ` over ` + "`coredns_dns_responses_total`" + `, scraped from the
+  server's prometheus endpoint before and after the kxdpgun ramp and the dnsload run.
+- *Knot DNS XDP*: knotd serving the same zone authoritatively through its XDP listener
+  (so it has no miss workload; nothing to cache).
+- *dnsmasq, kernel UDP*: ` + "`dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv\n  --no-hosts --server=198.18.1.2 --cache-size=10000 --listen-address=198.18.0.1\n  --listen-address=fd00::1 --bind-interfaces`" + ` (no DHCP: none configured), a cache and a
+  forwarder to the same upstream, on the kernel's UDP socket; Debian's dnsmasq-base.
+- *afxdp datapath alone*: bench/reflector, the same XDP program and sockets answering every
+  query with an empty response through the datapath's worker pool, with no plugin chain. Hot
+  answers are written in the receive loop itself, before any worker: they can beat this row.
+
+Queries: 1000 names of the zone (` + "`h0.example.org A`" + ` … ` + "`h999.example.org A`" + `) for
+hits, warmed with one second of kxdpgun at 20 k/s before each hit workload (which also fills the
+hot table: an entry is made from the chain's reply to the second query of a name); unique names
+under a wildcard of the upstream for misses. kxdpgun's queries carry no OPT record (its query
+file has no flags column; a third column ` + "`E`" + ` or ` + "`D`" + ` would add an OPT, still without
+options — checked with tcpdump), so they are eligible for hot answers; dnsload's carry an OPT
+(1232 bytes, no options), eligible too. A query with any EDNS option (a cookie, ECS, …) always
+takes the chain.
 
 - *replies/s at saturation*: kxdpgun offers 50 k/s (misses: 10 k/s), then 1.5x more each step
   (2 s each) while at least 90 % is answered, then bisects three steps between the last good and
-  the first short rate; the best replies/s seen.
+  the first short rate; the best replies/s seen. kxdpgun's own round trips top out near
+  580–730 k/s on this machine: near that ceiling, compare CPU µs per answer instead.
 - *CPU µs per answer*: run time on the CPU (schedstat, exact) of every thread of the server
   process and of the server interface's NAPI thread, which does the receive work, over the
   answered queries, while dnsload offers half the kernel path's saturation rate for 5 s.
 - *latency*: dnsload's round trip (client socket to client socket) in that same run. It
   includes the client's own kernel and Go runtime time (~150 µs here), the same for every row:
   compare the rows, not the absolute values.
-
 `)
-	b.WriteString(table)
-	fmt.Fprintf(&b, "\n![throughput](%s/throughput.png)\n\n![latency](%s/latency_cdf.png)\n", out, out)
+	for _, r := range runs {
+		cmd := r.meta["cmd"]
+		if cmd == "" {
+			cmd = r.dir
+		}
+		fmt.Fprintf(&b, "\n## `%s`\n\n", cmd)
+		fmt.Fprintf(&b, "Run %s; wall time %s s (from start to the report). Systems: %s; workloads: %s. %s; %s; %s.\n\n",
+			r.meta["date"], r.meta["wall_s"], r.meta["systems"], r.meta["workloads"], r.meta["knot"], r.meta["dnsmasq"], r.meta["kxdpgun"])
+		b.WriteString(summary(r))
+		fmt.Fprintf(&b, "\n![throughput](%s/throughput.png)\n\n![latency](%s/latency_cdf.png)\n", r.dir, r.dir)
+	}
 	return b.String()
 }
 

@@ -53,8 +53,8 @@ type Request struct {
 	q       *queue // nil for a request made by NewRequest
 	snd     Sender
 	started atomic.Int64 // when a worker took it up (unix ns); 0 while queued or free
-	buf   []byte
-	reply frame.Header // built by Reply; a field, so passing it to Send allocates nothing
+	buf     []byte
+	reply   frame.Header // built by Reply; a field, so passing it to Send allocates nothing
 }
 
 // NewRequest makes a request that answers through s, outside any queue.
