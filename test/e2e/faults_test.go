@@ -183,3 +183,32 @@ func TestTransitIsForwarded(t *testing.T) {
 		t.Errorf("the upstream did not see the client's query:\n%s", ups.output())
 	}
 }
+
+// TestMTUFollowed: the interface's MTU is lowered while large answers are
+// being asked for; from the first query after the change is seen, they are
+// answered truncated to fit (TC, then TCP), not sent too large and lost.
+func TestMTUFollowed(t *testing.T) {
+	tb := newTestbed(t, 1)
+	tb.dropKernelDNS()
+	tb.upstream(sizesZone(t, []int{1350}))
+	tb.start(tb.srv, hotCorefile)
+	tb.waitAFXDP(srv4)
+	m := new(dns.Msg)
+	m.SetQuestion("s1350.sizes.example.", dns.TypeTXT)
+	m.SetEdns0(4096, false)
+	r, err := tb.query(tb.cli, srv4, 53, m, "udp")
+	if err != nil || r.Truncated || len(r.Answer) != 1 {
+		t.Fatalf("at MTU 1500: %v %v, want the whole answer", r, err)
+	}
+	tb.srv.Run("ip", "link", "set", "veth-s", "mtu", "1280")
+	time.Sleep(100 * time.Millisecond) // the change is announced over rtnetlink
+	for k := range 5 {
+		r, err := tb.query(tb.cli, srv4, 53, m, "udp")
+		if err != nil {
+			t.Fatalf("query %d at MTU 1280: %v", k, err)
+		}
+		if !r.Truncated {
+			t.Fatalf("query %d at MTU 1280: not truncated: %d bytes", k, r.Len())
+		}
+	}
+}

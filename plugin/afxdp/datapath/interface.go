@@ -18,7 +18,7 @@ import (
 type Interface struct {
 	name    string
 	index   int
-	mtu     int
+	mtu     atomic.Int64 // followed: a reply is sized by the MTU of the moment
 	opts    Options
 	handler Handler
 	filter  *bpf.Filter
@@ -53,7 +53,7 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 			queues = append(queues, q)
 		}
 	}
-	i := &Interface{name: name, index: nif.Index, mtu: nif.MTU, opts: opts, handler: h,
+	i := &Interface{name: name, index: nif.Index, opts: opts, handler: h,
 		served: make(map[netip.AddrPort]bool), stop: make(chan struct{})}
 	if i.filter, err = bpf.Load(); err != nil {
 		return nil, err
@@ -65,8 +65,9 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 			i.teardown()
 		}
 	}()
+	i.mtu.Store(int64(nif.MTU))
 	// The program mirrors the kernel's input checks from the first frame.
-	if i.mirror, err = startMirror(name, i.index, i.filter); err != nil {
+	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
 	if err := i.filter.Attach(i.index, opts.XDPMode); err != nil {

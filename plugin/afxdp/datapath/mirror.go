@@ -17,8 +17,8 @@ import (
 // second cost nothing.
 const rpPoll = time.Second
 
-// mirror keeps the filter's copy of the kernel's input checks current: the
-// interface's MACs, the namespace's local addresses, the rp_filter setting,
+// mirror keeps the filter's copy of the kernel's input checks current (and
+// the TX path's copy of the MTU): the interface's MACs, the namespace's local addresses, the rp_filter setting,
 // and the kernel's verdict on each IPv4 source the program asks about. It
 // is built in the interface's network namespace (by Open) and follows it
 // from any goroutine afterwards.
@@ -30,6 +30,7 @@ type mirror struct {
 	watch   *route.Watcher
 	rp      *route.RPFilter
 	reqs    *bpf.RouteReader
+	mtu     *atomic.Int64 // the interface's, kept current for the TX path
 	changed chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -39,8 +40,8 @@ type mirror struct {
 
 // startMirror tells the filter what the kernel knows now and starts
 // following it. The filter is right before the first frame arrives.
-func startMirror(name string, index int, f *bpf.Filter) (_ *mirror, err error) {
-	m := &mirror{name: name, index: index, filter: f, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64) (_ *mirror, err error) {
+	m := &mirror{name: name, index: index, filter: f, mtu: mtu, changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			m.close()
@@ -76,12 +77,16 @@ func startMirror(name string, index int, f *bpf.Filter) (_ *mirror, err error) {
 	return m, nil
 }
 
-// sync re-reads the MACs and local addresses and forgets every route
-// verdict: whatever changed, the kernel may now judge sources differently.
+// sync re-reads the MTU, the MACs and local addresses and forgets every
+// route verdict: whatever changed, the kernel may now judge sources
+// differently.
 func (m *mirror) sync() error {
 	l, err := m.conn.Link(m.index)
 	if err != nil {
 		return err
+	}
+	if l.MTU > 0 {
+		m.mtu.Store(int64(l.MTU))
 	}
 	var master []byte
 	if l.Master != 0 {

@@ -164,7 +164,7 @@ func (q *queue) answerInline(h *frame.Header, payload []byte) bool {
 // (Len counts no IPv4 options).
 func (q *queue) MaxPayload(h *frame.Header) int {
 	hl := h.Len()
-	return min(q.sock.FrameSize()-hl, q.iface.mtu-(hl-h.LinkLen()))
+	return min(q.sock.FrameSize()-hl, int(q.iface.mtu.Load())-(hl-h.LinkLen()))
 }
 
 // Send builds the reply frame in a free TX frame and puts it on the TX ring.
