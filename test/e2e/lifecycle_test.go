@@ -127,3 +127,31 @@ func TestReloadTenTimes(t *testing.T) {
 		t.Errorf("after the reloads a query was not redirected (%v -> %v)", r1, r2)
 	}
 }
+
+// TestSecondInstanceRefused: a second coredns that claims the same
+// interface fails at start with an error naming the owner's PID; the owner
+// keeps answering through AF_XDP, and no query is lost meanwhile.
+func TestSecondInstanceRefused(t *testing.T) {
+	tb := newTestbed(t, 1)
+	tb.dropKernelDNS()
+	corefile := fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n prometheus 127.0.0.1:9153\n}\n", zone)
+	owner := tb.start(tb.srv, corefile)
+	tb.waitAFXDP(srv4)
+	l := tb.steadyLoad(3*time.Second, 2, time.Millisecond)
+	before := tb.redirected()
+	second := tb.launch(tb.srv, strings.Replace(corefile, "127.0.0.1:9153", "127.0.0.1:9154", 1))
+	if code := second.waitExit(10 * time.Second); code == 0 {
+		t.Fatalf("the second instance exited 0:\n%s", second.output())
+	}
+	want := fmt.Sprintf("interface veth-s is already served by another afxdp process (pid %d)", owner.cmd.Process.Pid)
+	if !strings.Contains(second.output(), want) {
+		t.Errorf("the second instance's output lacks %q:\n%s", want, second.output())
+	}
+	l.wait()
+	if l.lost() != 0 {
+		t.Errorf("lost %d of %d queries while a second instance tried", l.lost(), l.sent.Load())
+	}
+	if tb.redirected() <= before {
+		t.Error("the owner stopped answering through AF_XDP")
+	}
+}

@@ -21,6 +21,7 @@ type Interface struct {
 	mtu     atomic.Int64 // followed: a reply is sized by the MTU of the moment
 	opts    Options
 	handler Handler
+	owner   *owner
 	filter  *bpf.Filter
 	mirror  *mirror
 	queues  []*queue
@@ -55,7 +56,13 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 	}
 	i := &Interface{name: name, index: nif.Index, opts: opts, handler: h,
 		served: make(map[netip.AddrPort]bool), stop: make(chan struct{})}
+	// One process per interface: a second one fails here, before it loads,
+	// attaches or binds anything.
+	if i.owner, err = claimOwner(name, nif.Index); err != nil {
+		return nil, err
+	}
 	if i.filter, err = bpf.Load(); err != nil {
+		i.owner.release()
 		return nil, err
 	}
 	defer func() {
@@ -230,6 +237,7 @@ func (i *Interface) teardown() error {
 		i.mirror.close()
 	}
 	errs = append(errs, i.filter.Close())
+	defer i.owner.release() // last: the interface is free once nothing of it is left
 	for _, q := range i.queues {
 		select {
 		case <-q.stopped:

@@ -1,13 +1,18 @@
 package datapath
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/afxdp/afxdp/bpf"
 )
 
 // spin answers after burning CPU: a handler the CPU is behind on, with no
@@ -124,5 +129,42 @@ func TestBlockedMissesHandOff(t *testing.T) {
 	}
 	if flood(t, tb, srv4, 1, time.Second) != 1 {
 		t.Error("the queue did not come back from the kernel once the blocked queries drained")
+	}
+}
+
+// TestOneOwner: a second claim on an interface fails before anything is
+// loaded or attached, naming the owner's PID; once the owner closes it, the
+// interface can be opened again.
+func TestOneOwner(t *testing.T) {
+	tb := newNet(t, 1)
+	var first *Interface
+	if err := tb.srv.Do(func() (err error) {
+		first, err = Open("veth-s", DefaultOptions(), HandlerFunc(echo))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	err := tb.srv.Do(func() error {
+		_, err := Open("veth-s", DefaultOptions(), HandlerFunc(echo))
+		return err
+	})
+	want := fmt.Sprintf("interface veth-s is already served by another afxdp process (pid %d)", os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second Open: %v, want %q", err, want)
+	}
+	if first.XDPMode() == bpf.ModeAuto {
+		t.Error("the owner lost its program")
+	}
+	if err := first.Close(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.srv.Do(func() error {
+		i, err := Open("veth-s", DefaultOptions(), HandlerFunc(echo))
+		if err == nil {
+			err = i.Close(time.Second)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("after the owner closed it: %v", err)
 	}
 }
