@@ -22,6 +22,7 @@ type generation struct {
 	blocks   map[*dnsserver.Config]*block
 	policies map[*dnsserver.Config]*blockPolicy // decided at start
 	hotLog   map[string]bool                    // listeners whose hot state was logged
+	started  bool                               // start opened every claimed interface
 }
 
 // block is one server block's afxdp directive.
@@ -118,6 +119,9 @@ func (g *generation) start() error {
 			return plugin.Error(pluginName, fmt.Errorf("%s: %w", cl.where, err))
 		}
 	}
+	g.mu.Lock()
+	g.started = true
+	g.mu.Unlock()
 	go g.checkDelivered(5 * time.Second)
 	return nil
 }

@@ -47,6 +47,7 @@ func setup(c *caddy.Controller) error {
 			return plugin.Error(pluginName, errAt(c, line, err))
 		}
 	}
+	cfg.AddPlugin(func(next plugin.Handler) plugin.Handler { return &handler{Next: next, g: g} })
 	// The decorator hook is the one place a plugin is handed the live
 	// *dnsserver.Server; chain any decorator set before ours (e.g. shed).
 	prev := cfg.UDPDecorateWriterFunc

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -9,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/afxdp/afxdp/internal/netns"
 )
 
 func TestKillLeavesNoProgram(t *testing.T) {
@@ -154,4 +160,53 @@ func TestSecondInstanceRefused(t *testing.T) {
 	if tb.redirected() <= before {
 		t.Error("the owner stopped answering through AF_XDP")
 	}
+}
+
+// httpStatus GETs path from 127.0.0.1:port inside ns; 0 if nothing answers.
+func httpStatus(ns *netns.NS, port int, path string) int {
+	var conn net.Conn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		return err
+	}); err != nil {
+		return 0
+	}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		DialContext:       func(context.Context, string, string) (net.Conn, error) { return conn, nil },
+		DisableKeepAlives: true,
+	}}
+	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestReady: the ready plugin reports 200 only once afxdp serves: from the
+// first poll that says so, a query through AF_XDP (the kernel path dropped)
+// is answered at the first try.
+func TestReady(t *testing.T) {
+	tb := newTestbed(t, 2)
+	tb.dropKernelDNS()
+	srv := tb.launch(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n ready 127.0.0.1:8181\n prometheus 127.0.0.1:9153\n}\n", zone))
+	seen := map[int]int{}
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+		code := httpStatus(tb.srv, 8181, "/ready")
+		seen[code]++
+		if code == http.StatusOK {
+			break
+		}
+	}
+	if seen[http.StatusOK] == 0 {
+		t.Fatalf("/ready never said 200 (%v):\n%s", seen, srv.output())
+	}
+	m := new(dns.Msg)
+	m.SetQuestion("www.example.org.", dns.TypeA)
+	for _, server := range []netip.Addr{srv4, srv6} {
+		if r, err := tb.queryTimeout(tb.cli, addrPort(server, 53), m, "udp", time.Second); err != nil || len(r.Answer) != 1 {
+			t.Errorf("right after /ready said 200, %s: %v %v", server, r, err)
+		}
+	}
+	t.Logf("/ready polls by status: %v", seen)
 }
