@@ -63,9 +63,15 @@ func echo(r *Request) {
 
 func openServing(t *testing.T, tb *testbed, opts Options) *Interface {
 	t.Helper()
+	return openWith(t, tb, opts, HandlerFunc(echo))
+}
+
+// openWith opens veth-s with handler h and serves both server addresses.
+func openWith(t *testing.T, tb *testbed, opts Options, h Handler) *Interface {
+	t.Helper()
 	var i *Interface
 	err := tb.srv.Do(func() (err error) {
-		i, err = Open("veth-s", opts, HandlerFunc(echo))
+		i, err = Open("veth-s", opts, h)
 		return err
 	})
 	if err != nil {

@@ -50,18 +50,8 @@ func TestInlineAnswers(t *testing.T) {
 	h := inlineEcho{blocked: make(chan struct{})}
 	opts := DefaultOptions()
 	opts.MaxWorkers, opts.MaxPending, opts.Batch = 2, 8, 8
-	var i *Interface
-	if err := tb.srv.Do(func() (err error) {
-		i, err = Open("veth-s", opts, h)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { i.Close(time.Second) })
+	i := openWith(t, tb, opts, h)
 	defer close(h.blocked)
-	if err := i.Serve(netip.AddrPortFrom(srv4, 53)); err != nil {
-		t.Fatal(err)
-	}
 	// Fill the slots with queries that will wait (their clients give up).
 	var stuck sync.WaitGroup
 	defer stuck.Wait()

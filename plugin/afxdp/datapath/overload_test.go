@@ -74,17 +74,7 @@ func TestCPUOverloadNoHandoff(t *testing.T) {
 	tb := newTestbed(t)
 	opts := DefaultOptions()
 	opts.MaxPending, opts.Batch, opts.MaxWorkers = 32, 16, 4
-	var i *Interface
-	if err := tb.srv.Do(func() (err error) {
-		i, err = Open("veth-s", opts, HandlerFunc(spin))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { i.Close(time.Second) })
-	if err := i.Serve(netip.AddrPortFrom(srv4, 53)); err != nil {
-		t.Fatal(err)
-	}
+	i := openWith(t, tb, opts, HandlerFunc(spin))
 	answered := flood(t, tb, srv4, 4000, 3*time.Second)
 	if h := handoffs(i); h != 0 {
 		t.Errorf("handed to the kernel %d times while the CPU was only behind", h)
@@ -103,17 +93,7 @@ func TestBlockedMissesHandOff(t *testing.T) {
 	opts := DefaultOptions()
 	opts.MaxPending, opts.Batch, opts.MaxWorkers = 32, 16, 64
 	release := make(chan struct{})
-	var i *Interface
-	if err := tb.srv.Do(func() (err error) {
-		i, err = Open("veth-s", opts, HandlerFunc(func(r *Request) { <-release; echo(r) }))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { i.Close(time.Second) })
-	if err := i.Serve(netip.AddrPortFrom(srv4, 53)); err != nil {
-		t.Fatal(err)
-	}
+	i := openWith(t, tb, opts, HandlerFunc(func(r *Request) { <-release; echo(r) }))
 	flood(t, tb, srv4, 40, 300*time.Millisecond)
 	// The blocked ones count only after blockedAfter; new queries then
 	// find the queue handed off.
