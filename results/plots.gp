@@ -1,4 +1,4 @@
-set terminal png size 900,540 font ",10"
+set terminal pngcairo size 1100,640 font ",10"
 set output "throughput.png"
 set title "Replies/s at saturation (one server core)"
 set style data histograms
@@ -6,7 +6,7 @@ set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set ylabel "replies/s"
 set yrange [0:*]
-set key top right
+set key outside below horizontal
 set grid ytics
 plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col
 
@@ -17,10 +17,8 @@ set logscale x
 set xlabel "latency (µs)"
 set ylabel "fraction of answers"
 set yrange [0:1]
-set key bottom right
-plot "cdf-stock-hit4.dat" using 1:2 with lines lw 2 title "CoreDNS, kernel UDP, cache hits, IPv4", \
-     "cdf-afxdp-hit4.dat" using 1:2 with lines lw 2 title "CoreDNS + afxdp, cache hits, IPv4", \
-     "cdf-knot-hit4.dat" using 1:2 with lines lw 2 title "Knot DNS 3.2 XDP, cache hits, IPv4", \
-     "cdf-reflector-hit4.dat" using 1:2 with lines lw 2 title "afxdp datapath alone, cache hits, IPv4", \
-     "cdf-stock-miss4.dat" using 1:2 with lines lw 2 title "CoreDNS, kernel UDP, cache misses, IPv4", \
-     "cdf-afxdp-miss4.dat" using 1:2 with lines lw 2 title "CoreDNS + afxdp, cache misses, IPv4"
+set key outside below vertical maxrows 5
+plot "cdf-stock-hit4.dat" using 1:2 with lines lw 2 lc 1 dt 1 title "CoreDNS, kernel UDP, cache hits, IPv4", \
+     "cdf-afxdp-off-hit4.dat" using 1:2 with lines lw 2 lc 2 dt 1 title "CoreDNS + afxdp, hot off, cache hits, IPv4", \
+     "cdf-afxdp-hot-hit4.dat" using 1:2 with lines lw 2 lc 3 dt 1 title "CoreDNS + afxdp (hot answers), cache hits, IPv4", \
+     "cdf-knot-hit4.dat" using 1:2 with lines lw 2 lc 4 dt 1 title "Knot DNS XDP, cache hits, IPv4"
