@@ -46,8 +46,10 @@ fuzz:
 	$(GO) test -run XXX -fuzz '^FuzzAnswer$$' -fuzztime $(FUZZTIME) ./plugin/afxdp/hot/
 
 # Bounded: the script stops every load itself; the timeout is a backstop.
-# bench: the rows that matter most, on cache hits (under 10 minutes);
-# bench-all: every row and workload (up to 30 minutes). BENCHMARKS.md.
+# bench: the rows that matter most, on cache hits, with the overload steps
+# past each peak and the miss storm (under 10 minutes: about 8);
+# bench-all: every row and workload, the same overload steps and storm
+# (up to 30 minutes). OVERSTEP=0 / STORM=0 leave those out. BENCHMARKS.md.
 bench: deps
 	timeout 600 ./bench/bench.sh
 .PHONY: bench-all

@@ -12,12 +12,24 @@
 # (prometheus, scraped before and after) say what share of its answers were
 # hot. Every load is bounded in time.
 #
+# Overload (cache hits, IPv4 and IPv6): after each ramp, kxdpgun offers
+# fixed rates past that system's own peak (1.5x, 2x, 4x; the afxdp row with
+# hot answers and Knot also the generator's maximum) for OVERSTEP seconds
+# each; replies/s over the peak, and for the afxdp rows the server's
+# handoff and drop counters around each step (overload.tsv).
+# Miss storm (IPv4, one RX queue): the upstream goes silent (nftables drops
+# UDP/53 in its namespace), dnsload sends unique misses at 3 k/s and cache
+# hits at 10 k/s at the same time for STORM seconds; the hits' answered
+# share and latency (storm.tsv), for stock and both afxdp rows.
+#
 #   bench/bench.sh        the rows that matter most, cache hits: stock,
 #                         afxdp hot off, afxdp hot on, Knot (results/)
 #   bench/bench.sh all    every row and workload (results/all/)
 #
-# SYSTEMS, WORKLOADS, OUT, STEP and FIXED override the choice. Results:
-# $OUT/ (results.tsv, hot.tsv, run.txt, summary.md, *.png), and BENCHMARKS.md
+# SYSTEMS, WORKLOADS, OUT, STEP, FIXED, OVERSTEP and STORM override the
+# choice (OVERSTEP=0 or STORM=0: no overload steps, no storm). Results:
+# $OUT/ (results.tsv, hot.tsv, overload.tsv, storm.tsv, run.txt,
+# summary.md, *.png), and BENCHMARKS.md
 # made from results/ and results/all/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +51,8 @@ SYSTEMS=${SYSTEMS:-$DEF_SYSTEMS}
 WORKLOADS=${WORKLOADS:-$DEF_WORKLOADS}
 STEP=${STEP:-2}        # seconds per ramp step
 FIXED=${FIXED:-5}      # seconds of the fixed-rate run
+OVERSTEP=${OVERSTEP:-3} # seconds per overload step; 0: none
+STORM=${STORM:-10}     # seconds of the miss storm; 0: none
 P=afxdp-bench
 CLI=$P-cli SRV=$P-srv UPS=$P-ups
 WORK=$(mktemp -d /tmp/afxdp-bench.XXXXXX)
@@ -86,6 +100,8 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md "$OUT"/run.txt
 : >"$OUT/results.tsv"
 : >"$OUT/hot.tsv"
+: >"$OUT/overload.tsv"
+: >"$OUT/storm.tsv"
 
 echo "== testbed"
 # One queue: the server is one core.
@@ -209,23 +225,27 @@ EOC
 	pin_napi
 }
 
-# kxdp RATE DST FILE SECONDS: replies/s kxdpgun got back. Its AF_XDP
-# socket cannot bind the queue again for a moment after the last run
-# (EBUSY): retry a few times. The query file has no flags column, so
+# kxdp2 RATE DST FILE SECONDS: "sent/s replies/s" as kxdpgun counted them.
+# Its AF_XDP socket cannot bind the queue again for a moment after the last
+# run (EBUSY): retry a few times. The query file has no flags column, so
 # kxdpgun sends no OPT record at all (a third column E or D would add one).
-kxdp() {
+kxdp2() {
 	local out try
 	for try in 1 2 3 4 5 6; do
 		out=$(nsx $CLI kxdpgun -t "$4" -Q "$1" -F 0 -i "$3" -I veth-c "$2" 2>&1 || true)
 		if grep -q 'total replies:' <<<"$out"; then
-			awk '/total replies:/ { gsub(/[()]/, "", $4); print $4 }' <<<"$out"
+			awk '/total queries:/ { gsub(/[()]/, "", $4); q = $4 }
+				/total replies:/ { gsub(/[()]/, "", $4); r = $4 }
+				END { print q + 0, r + 0 }' <<<"$out"
 			return
 		fi
 		sleep 0.5
 	done
 	echo "kxdpgun failed: $out" >&2
-	echo 0
+	echo 0 0
 }
+# kxdp RATE DST FILE SECONDS: replies/s kxdpgun got back.
+kxdp() { local r; r=$(kxdp2 "$@"); echo "${r#* }"; }
 
 dst_of() { case $1 in *4) echo 198.18.0.1 ;; *6) echo fd00::1 ;; esac; }
 
@@ -293,6 +313,25 @@ scrape() {
 metric() {
 	awk -v n="$2" 'index($1, n "{") == 1 || $1 == n { s += $NF } END { printf "%.0f", s }' "$WORK/$1.prom"
 }
+# metricl FILE NAME LABEL: the sum of NAME's series whose labels hold LABEL
+# (e.g. reason="overload").
+metricl() {
+	awk -v n="$2" -v l="$3" 'index($1, n "{") == 1 && index($1, l) > 0 { s += $NF } END { printf "%.0f", s }' "$WORK/$1.prom"
+}
+# counters BEFORE AFTER: what moved in a step, tab-separated: handoffs,
+# kernel RX-ring-full drops, overload drops, frames passed for want of a
+# socket, the kernel's other AF_XDP drops (no free frame), fill-ring-empty.
+counters() {
+	local b=$1 a=$2
+	printf '%s\t%s\t%s\t%s' \
+		$(($(metric "$a" coredns_afxdp_handoffs_total) - $(metric "$b" coredns_afxdp_handoffs_total))) \
+		$(($(metric "$a" coredns_afxdp_xsk_rx_ring_full_total) - $(metric "$b" coredns_afxdp_xsk_rx_ring_full_total))) \
+		$(($(metricl "$a" coredns_afxdp_dropped_total 'reason="overload"') - $(metricl "$b" coredns_afxdp_dropped_total 'reason="overload"'))) \
+		$(($(metricl "$a" coredns_afxdp_xdp_passed_total 'reason="no_socket"') - $(metricl "$b" coredns_afxdp_xdp_passed_total 'reason="no_socket"')))
+	printf '\t%s\t%s' \
+		$(($(metric "$a" coredns_afxdp_xsk_rx_dropped_total) - $(metric "$b" coredns_afxdp_xsk_rx_dropped_total))) \
+		$(($(metric "$a" coredns_afxdp_xsk_rx_fill_ring_empty_total) - $(metric "$b" coredns_afxdp_xsk_rx_fill_ring_empty_total)))
+}
 # passed BEFORE AFTER: the hot_passed_total reasons that moved, reason=count.
 passed() {
 	awk 'match($1, /reason="[^"]*"/) && index($1, "coredns_afxdp_hot_passed_total{") == 1 {
@@ -308,6 +347,68 @@ hot_row() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$h" "$r" "$(passed "$4" "$5")" >>"$OUT/hot.tsv"
 	awk -v s="$1" -v w="$2" -v p="$3" -v h="$h" -v r="$r" 'BEGIN {
 		printf "   %s %s %s: coredns_afxdp_hot_hits_total +%d of +%d answers (%.1f %%)\n", s, w, p, h, r, (r > 0 ? 100 * h / r : 0) }'
+}
+
+# overload SYS WORKLOAD PEAK: kxdpgun at fixed rates past the peak, a line
+# of overload.tsv per step: system, workload, step, rate asked, sent/s,
+# replies/s, peak, and for the afxdp rows what moved in the server's
+# counters (as counters prints them; "-" for the other systems).
+overload() {
+	local sys=$1 wl=$2 peak=$3 steps="1.5 2 4" st ask got c i=0
+	[ "$OVERSTEP" -gt 0 ] && [ "$peak" -gt 0 ] || return 0
+	case $sys in afxdp-hot | knot) steps="$steps max" ;; esac
+	for st in $steps; do
+		if [ "$st" = max ]; then ask=2000000; else ask=$(awk -v p="$peak" -v f="$st" 'BEGIN { printf "%d", p * f }'); fi
+		case $sys in afxdp-*) scrape "$sys.$wl.o$i.0" ;; esac
+		got=$(kxdp2 "$ask" "$(dst_of "$wl")" "$WORK/hits.q" "$OVERSTEP")
+		c="-	-	-	-	-	-"
+		case $sys in afxdp-*) scrape "$sys.$wl.o$i.1"; c=$(counters "$sys.$wl.o$i.0" "$sys.$wl.o$i.1") ;; esac
+		printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$wl" "$st" "$ask" "${got% *}" "${got#* }" "$peak" "$c" >>"$OUT/overload.tsv"
+		awk -v s="$sys" -v w="$wl" -v st="$st" -v a="$ask" -v o="${got% *}" -v r="${got#* }" -v p="$peak" -v c="$c" 'BEGIN {
+			printf "   %s %s overload %s: asked %d/s, sent %d/s, %d replies/s = %.2f of the peak %d; handoffs, rx_ring_full, overload drops, no_socket, xsk rx_dropped, fill_ring_empty: %s\n",
+				s, w, (st == "max" ? "max" : st "x"), a, o, r, (p > 0 ? r / p : 0), p, c }'
+		i=$((i + 1))
+	done
+}
+
+# storm SYS: the upstream silent, unique misses at 3 k/s and cache hits at
+# 10 k/s (dnsload, IPv4, one queue) together for STORM seconds. The hits
+# are warmed first with dnsload's own queries (an OPT record: the hot
+# entries of kxdpgun's queries, which have none, are other entries).
+storm() {
+	local sys=$1 mp hp
+	[ "$STORM" -gt 0 ] || return 0
+	nsx $CLI taskset -c 0 "$WORK/dnsload" -s 198.18.0.1:53 -r 5000 -d 1s -f "$WORK/hits.q" >/dev/null
+	misses "s$sys." $((3000 * STORM + 1000))
+	cp "$WORK/miss.q" "$WORK/storm-miss.q"
+	nsx $UPS nft -f - <<'EON'
+table inet benchstorm {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		udp dport 53 drop
+		tcp dport 53 drop
+	}
+}
+EON
+	scrape "$sys.storm.0"
+	nsx $CLI taskset -c 0 "$WORK/dnsload" -s 198.18.0.1:53 -r 3000 -d "${STORM}s" -f "$WORK/storm-miss.q" >"$WORK/storm-miss.json" &
+	mp=$!
+	nsx $CLI taskset -c 0 "$WORK/dnsload" -s 198.18.0.1:53 -r 10000 -d "${STORM}s" -f "$WORK/hits.q" >"$WORK/storm-hit.json" &
+	hp=$!
+	wait $hp $mp || true
+	scrape "$sys.storm.1"
+	nsx $UPS nft delete table inet benchstorm
+	local c
+	c=$(counters "$sys.storm.0" "$sys.storm.1")
+	printf '%s\t%s\t%s\t%s\n' "$sys" "$(tr -d '\n' <"$WORK/storm-hit.json")" "$(tr -d '\n' <"$WORK/storm-miss.json")" "$c" >>"$OUT/storm.tsv"
+	cp "$WORK/storm-hit.json" "$OUT/storm-hits-$sys.json"
+	awk -v s="$sys" -v c="$c" -v h="$(tr -d '\n' <"$WORK/storm-hit.json")" 'BEGIN {
+		match(h, /"sent":[0-9]+/); n = substr(h, RSTART + 7, RLENGTH - 7)
+		match(h, /"answered":[0-9]+/); a = substr(h, RSTART + 11, RLENGTH - 11)
+		match(h, /"mean_us":[0-9.e+]+/); m = substr(h, RSTART + 10, RLENGTH - 10)
+		match(h, /"p99_us":[0-9.e+]+/); p = substr(h, RSTART + 9, RLENGTH - 9)
+		printf "   %s storm: hits %d of %d answered (%.3f %%), mean %.0f µs, p99 %.0f µs; handoffs, rx_ring_full, overload drops, no_socket, xsk rx_dropped, fill_ring_empty: %s\n",
+			s, a, n, (n > 0 ? 100 * a / n : 0), m, p, c }'
 }
 
 declare -A SAT
@@ -341,7 +442,9 @@ for sys in $SYSTEMS; do
 		cp "$WORK/fixed.json" "$OUT/latency-$sys-$wl.json"
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$wl" "$sat" "$rate" "$cpu" "$(tr -d '\n' <"$WORK/fixed.json")" >>"$OUT/results.tsv"
 		echo "   $sys $wl: saturation $sat/s; at $rate/s: $cpu µs CPU per answer"
+		case $sys in stock | afxdp-* | knot) [ "${wl#hit}" != "$wl" ] && overload "$sys" "$wl" "$sat" ;; esac
 	done
+	case $sys in stock | afxdp-*) storm "$sys" ;; esac
 	case $sys in afxdp-*) grep -h 'hot answers' "$WORK/$sys.log" | sed 's/^/   log: /' || true ;; esac
 	stop_all
 	nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
@@ -356,6 +459,8 @@ echo "== report"
 	echo "wall_s=$(($(date +%s) - START))"
 	echo "systems=$SYSTEMS"
 	echo "workloads=$WORKLOADS"
+	echo "overstep_s=$OVERSTEP"
+	echo "storm_s=$STORM"
 	echo "kernel=$(uname -r)"
 	echo "knot=$(knotd --version 2>/dev/null | head -n 1)"
 	echo "dnsmasq=$(dnsmasq --version 2>/dev/null | head -n 1 | sed 's/  Copyright.*//')"
