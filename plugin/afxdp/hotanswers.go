@@ -41,6 +41,9 @@ type hotListener struct {
 	passed  [maxHotReasons]atomic.Uint64 // by hot.Reason
 	retired *hotCounts                   // where the counts go when it retires
 
+	seriesMu sync.Mutex
+	series   map[seriesKey]*hotSeries // shared by the entries with the same labels
+
 	stop chan struct{}
 	done sync.WaitGroup
 }
@@ -70,7 +73,8 @@ func newHotListener(g *generation, s *dnsserver.Server, retired *hotCounts) *hot
 		}
 		return nil
 	}
-	hl := &hotListener{table: hot.NewTable(entries), route: route, server: s.Addr, stop: make(chan struct{}), retired: retired}
+	hl := &hotListener{table: hot.NewTable(entries), route: route, server: s.Addr, stop: make(chan struct{}), retired: retired,
+		series: map[seriesKey]*hotSeries{}}
 	hl.done.Add(1)
 	go hl.flusher()
 	return hl

@@ -58,38 +58,68 @@ func (s *hotSeries) add(h *hot.Hits, perHit time.Duration) {
 	}
 }
 
-// seriesOf resolves the labels the chain would give a cache hit of m, the
-// reply written for name in the block of p.
+// seriesKey is what decides a hot entry's label values (the server's and
+// the view's are the listener's).
+type seriesKey struct {
+	p      *blockPolicy
+	zone   string // prometheus's zone label ("" without prometheus)
+	qtype  string
+	rcode  int
+	v6, do bool
+	denial bool
+}
+
+// seriesOf returns the series the chain would move for a cache hit of m,
+// the reply written for name in the block of p. Entries that share their
+// labels share their series: a fill resolves them once per label set.
 func (hl *hotListener) seriesOf(p *blockPolicy, name string, m *dns.Msg, v6 bool) *hotSeries {
-	typ := "success" // cache's pcache; denials come from its ncache
+	k := seriesKey{p: p, qtype: qTypeLabel(m.Question[0].Qtype), rcode: m.Rcode, v6: v6}
 	switch t, _ := response.Typify(m, time.Now().UTC()); t {
 	case response.NameError, response.NoData, response.ServerError:
+		k.denial = true // cache's ncache; the rest comes from its pcache
+	}
+	if o := m.IsEdns0(); o != nil && o.Do() {
+		k.do = true
+	}
+	if p.metrics != nil {
+		if k.zone = plugin.Zones(p.metrics.ZoneNames()).Matches(name); k.zone == "" {
+			k.zone = "."
+		}
+	}
+	hl.seriesMu.Lock()
+	defer hl.seriesMu.Unlock()
+	if s := hl.series[k]; s != nil {
+		return s
+	}
+	s := hl.newSeries(k)
+	hl.series[k] = s
+	return s
+}
+
+func (hl *hotListener) newSeries(k seriesKey) *hotSeries {
+	typ, zones := "success", cacheZonesLabel(k.p)
+	if k.denial {
 		typ = "denial"
 	}
-	zones := cacheZonesLabel(p)
 	s := &hotSeries{
 		cacheRequests: cacheRequests().WithLabelValues(hl.server, zones, ""),
 		cacheHits:     cacheHits().WithLabelValues(hl.server, typ, zones, ""),
 	}
-	if p.metrics == nil {
+	if k.p.metrics == nil {
 		return s
 	}
-	zone := plugin.Zones(p.metrics.ZoneNames()).Matches(name)
-	if zone == "" {
-		zone = "."
-	}
 	fam := "1"
-	if v6 {
+	if k.v6 {
 		fam = "2"
 	}
-	s.requests = vars.RequestCount.WithLabelValues(hl.server, zone, "", "udp", fam, qTypeLabel(m.Question[0].Qtype))
-	if o := m.IsEdns0(); o != nil && o.Do() {
-		s.do = vars.RequestDo.WithLabelValues(hl.server, zone, "")
+	s.requests = vars.RequestCount.WithLabelValues(hl.server, k.zone, "", "udp", fam, k.qtype)
+	if k.do {
+		s.do = vars.RequestDo.WithLabelValues(hl.server, k.zone, "")
 	}
-	s.duration = vars.RequestDuration.WithLabelValues(hl.server, zone, "")
-	s.respSize = vars.ResponseSize.WithLabelValues(hl.server, zone, "", "udp")
-	s.reqSize = vars.RequestSize.WithLabelValues(hl.server, zone, "", "udp")
-	s.responses = vars.ResponseRcode.WithLabelValues(hl.server, zone, "", rcode.ToString(m.Rcode), pluginLabel(p.metrics))
+	s.duration = vars.RequestDuration.WithLabelValues(hl.server, k.zone, "")
+	s.respSize = vars.ResponseSize.WithLabelValues(hl.server, k.zone, "", "udp")
+	s.reqSize = vars.RequestSize.WithLabelValues(hl.server, k.zone, "", "udp")
+	s.responses = vars.ResponseRcode.WithLabelValues(hl.server, k.zone, "", rcode.ToString(k.rcode), pluginLabel(k.p.metrics))
 	return s
 }
 

@@ -70,6 +70,7 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 		f.dp, f.opts = dp, cl.opts
 		log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", cl.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
 		r.reconcile(f)
+		go r.followQueues(cl.name, dp)
 	}
 	if f.watch == nil {
 		f.watch = watchAddrs(func() { r.addrsChanged(cl.name) })
@@ -77,6 +78,42 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f.refs[g] = true
 	r.ifaces[cl.name] = f
 	return nil
+}
+
+// followQueues reopens the interface when its RX queue count changes
+// (ethtool -L), so every queue is served again without a restart. The
+// reopen is the one a settings change makes: the kernel listener answers
+// while the sockets are swapped.
+func (r *registry) followQueues(name string, dp *datapath.Interface) {
+	select {
+	case <-dp.QueuesChanged():
+	case <-dp.Done():
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.ifaces[name]
+	if f == nil || f.dp != dp {
+		return // closed or reopened meanwhile
+	}
+	log.Infof("interface %s: RX queue count changed, reopening", name)
+	f.base.keep(f.dp, closeGrace)
+	f.dp = nil
+	ndp, err := datapath.Open(name, f.opts, f.bridge)
+	if err != nil {
+		// Nothing is attached: the kernel listener answers everything.
+		log.Errorf("interface %s: reopening for the new queue count: %v; its queries go to the kernel", name, err)
+		f.stopWatch()
+		for _, l := range f.listeners {
+			l.hot.retire()
+		}
+		delete(r.ifaces, name)
+		return
+	}
+	f.dp = ndp
+	log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", name, ndp.XDPMode(), copyMode(ndp.ZeroCopy()), len(ndp.Queues()))
+	r.reconcile(f)
+	go r.followQueues(name, ndp)
 }
 
 func copyMode(zc bool) string {

@@ -212,3 +212,52 @@ func TestMTUFollowed(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueCountFollowed: the RX queue count grows at runtime (ethtool -L,
+// within what the veth was made with); afxdp reopens the interface and
+// serves every queue, without a restart and without losing a query (the
+// kernel listener answers while the sockets are swapped). The kernel
+// refuses to take away a queue an AF_XDP socket is bound to, so a count
+// only shrinks once afxdp is gone from it.
+func TestQueueCountFollowed(t *testing.T) {
+	tb := newTestbed(t, 2)
+	// Native XDP on veth needs the receiver's RX queues to cover the
+	// sender's TX queues: shrink the client's side first, grow it last.
+	tb.cli.Run("ethtool", "-L", "veth-c", "rx", "1", "tx", "1")
+	tb.srv.Run("ethtool", "-L", "veth-s", "rx", "1", "tx", "1")
+	tb.start(tb.srv, fmt.Sprintf(".:53 {\n afxdp veth-s\n file %s example.org\n prometheus 127.0.0.1:9153\n}\n", zone))
+	tb.waitAFXDP(srv4)
+	queues := func() float64 { return metric(tb.metrics(tb.srv, 9153), "coredns_afxdp_queues") }
+	if q := queues(); q != 1 {
+		t.Fatalf("%v queues at start, want 1", q)
+	}
+	l := tb.steadyLoad(4*time.Second, 4, time.Millisecond)
+	time.Sleep(time.Second)
+	tb.srv.Run("ethtool", "-L", "veth-s", "rx", "2", "tx", "2")
+	tb.cli.Run("ethtool", "-L", "veth-c", "rx", "2", "tx", "2")
+	deadline := time.Now().Add(3 * time.Second)
+	for queues() != 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if q := queues(); q != 2 {
+		t.Fatalf("after ethtool -L 2: %v queues served", q)
+	}
+	l.wait()
+	if l.lost() != 0 {
+		t.Errorf("lost %d of %d queries across the queue count change", l.lost(), l.sent.Load())
+	}
+	// Both queues answer through AF_XDP: many sockets, many source ports,
+	// spread over the queues by the veth's hash.
+	m := tb.metrics(tb.srv, 9153)
+	before := []float64{metric(m, "coredns_afxdp_rx_frames_total", `queue="0"`), metric(m, "coredns_afxdp_rx_frames_total", `queue="1"`)}
+	tb.dropKernelDNS()
+	for range 40 {
+		tb.ask(srv4, "www.example.org.", dns.TypeA)
+	}
+	m = tb.metrics(tb.srv, 9153)
+	for q, b := range before {
+		if metric(m, "coredns_afxdp_rx_frames_total", fmt.Sprintf(`queue="%d"`, q)) == b {
+			t.Errorf("queue %d received nothing after the change", q)
+		}
+	}
+}

@@ -30,6 +30,8 @@ type Interface struct {
 	served  map[netip.AddrPort]bool
 	closing atomic.Bool
 	stop    chan struct{}
+
+	queuesChanged chan struct{} // the driver's RX queue count is no longer the one bound
 }
 
 // Open attaches the filter to the interface and binds a socket on each of
@@ -55,7 +57,7 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 		}
 	}
 	i := &Interface{name: name, index: nif.Index, opts: opts, handler: h,
-		served: make(map[netip.AddrPort]bool), stop: make(chan struct{})}
+		served: make(map[netip.AddrPort]bool), stop: make(chan struct{}), queuesChanged: make(chan struct{}, 1)}
 	// One process per interface: a second one fails here, before it loads,
 	// attaches or binds anything.
 	if i.owner, err = claimOwner(name, nif.Index); err != nil {
@@ -74,7 +76,18 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 	}()
 	i.mtu.Store(int64(nif.MTU))
 	// The program mirrors the kernel's input checks from the first frame.
-	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu); err != nil {
+	var onQueue func(int)
+	if opts.Queues == nil { // "all": follow the count
+		onQueue = func(n int) {
+			if min(n, bpf.MaxQueues) != len(queues) {
+				select {
+				case i.queuesChanged <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu, onQueue); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
 	if err := i.filter.Attach(i.index, opts.XDPMode); err != nil {
@@ -94,6 +107,14 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 	}
 	return i, nil
 }
+
+// QueuesChanged is signalled when the driver's RX queue count (ethtool -L)
+// is no longer the one the sockets were bound for, with the "all" queues
+// setting: the owner reopens the interface to serve every queue again.
+func (i *Interface) QueuesChanged() <-chan struct{} { return i.queuesChanged }
+
+// Done is closed when the interface starts closing.
+func (i *Interface) Done() <-chan struct{} { return i.stop }
 
 // Name is the interface's name.
 func (i *Interface) Name() string { return i.name }

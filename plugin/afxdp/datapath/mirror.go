@@ -10,6 +10,7 @@ import (
 
 	"github.com/afxdp/afxdp/bpf"
 	"github.com/afxdp/afxdp/plugin/afxdp/route"
+	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
 )
 
 // rpPoll is how often the rp_filter setting is re-read; the kernel
@@ -18,7 +19,7 @@ import (
 const rpPoll = time.Second
 
 // mirror keeps the filter's copy of the kernel's input checks current (and
-// the TX path's copy of the MTU): the interface's MACs, the namespace's local addresses, the rp_filter setting,
+// the TX path's copy of the MTU, and the RX queue count's watcher): the interface's MACs, the namespace's local addresses, the rp_filter setting,
 // and the kernel's verdict on each IPv4 source the program asks about. It
 // is built in the interface's network namespace (by Open) and follows it
 // from any goroutine afterwards.
@@ -31,6 +32,8 @@ type mirror struct {
 	rp      *route.RPFilter
 	reqs    *bpf.RouteReader
 	mtu     *atomic.Int64 // the interface's, kept current for the TX path
+	queues  *xsk.QueueCounter
+	onQueue func(n int) // told the RX queue count after each sync (nil: not followed)
 	changed chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
@@ -40,8 +43,8 @@ type mirror struct {
 
 // startMirror tells the filter what the kernel knows now and starts
 // following it. The filter is right before the first frame arrives.
-func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64) (_ *mirror, err error) {
-	m := &mirror{name: name, index: index, filter: f, mtu: mtu, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQueue func(int)) (_ *mirror, err error) {
+	m := &mirror{name: name, index: index, filter: f, mtu: mtu, onQueue: onQueue, changed: make(chan struct{}, 1), stop: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			m.close()
@@ -51,6 +54,9 @@ func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64) (_ *m
 		return nil, err
 	}
 	if m.rp, err = route.OpenRPFilter(name); err != nil {
+		return nil, err
+	}
+	if m.queues, err = xsk.NewQueueCounter(name); err != nil {
 		return nil, err
 	}
 	if err := m.sync(); err != nil {
@@ -87,6 +93,11 @@ func (m *mirror) sync() error {
 	}
 	if l.MTU > 0 {
 		m.mtu.Store(int64(l.MTU))
+	}
+	if m.onQueue != nil {
+		if n, err := m.queues.Count(); err == nil {
+			m.onQueue(n)
+		}
 	}
 	var master []byte
 	if l.Master != 0 {
@@ -184,5 +195,8 @@ func (m *mirror) close() {
 	}
 	if m.conn != nil {
 		m.conn.Close()
+	}
+	if m.queues != nil {
+		m.queues.Close()
 	}
 }

@@ -18,24 +18,48 @@ type ethtoolChannels struct {
 // (ethtool channels: combined + rx, which is what veth and NICs report) in
 // the caller's network namespace, and falls back to sysfs, then to 1.
 func RXQueues(ifname string) (int, error) {
+	c, err := NewQueueCounter(ifname)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.Count()
+}
+
+// QueueCounter counts an interface's RX queues, again and again, in the
+// network namespace it was made in, whichever goroutine asks later.
+type QueueCounter struct {
+	fd   int
+	name string
+}
+
+// NewQueueCounter makes a counter in the calling thread's namespace.
+func NewQueueCounter(ifname string) (*QueueCounter, error) {
 	if len(ifname) >= unix.IFNAMSIZ {
-		return 0, fmt.Errorf("interface name %q too long", ifname)
+		return nil, fmt.Errorf("interface name %q too long", ifname)
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("counting RX queues of %s: %w", ifname, err)
+		return nil, fmt.Errorf("counting RX queues of %s: %w", ifname, err)
 	}
-	defer unix.Close(fd)
+	return &QueueCounter{fd: fd, name: ifname}, nil
+}
+
+// Count asks the driver now.
+func (c *QueueCounter) Count() (int, error) {
 	ch := ethtoolChannels{Cmd: unix.ETHTOOL_GCHANNELS}
-	e := ethtool(fd, ifname, &ch)
+	e := ethtool(c.fd, c.name, &ch)
 	if e == unix.ENODEV {
-		return 0, fmt.Errorf("counting RX queues of %s: no such interface", ifname)
+		return 0, fmt.Errorf("counting RX queues of %s: no such interface", c.name)
 	}
 	if e == 0 && ch.CombinedCount+ch.RxCount > 0 {
 		return int(ch.CombinedCount + ch.RxCount), nil
 	}
-	if m, _ := filepath.Glob("/sys/class/net/" + ifname + "/queues/rx-*"); len(m) > 0 {
+	if m, _ := filepath.Glob("/sys/class/net/" + c.name + "/queues/rx-*"); len(m) > 0 {
 		return len(m), nil
 	}
 	return 1, nil
 }
+
+// Close closes the counter's socket.
+func (c *QueueCounter) Close() error { return unix.Close(c.fd) }
