@@ -479,24 +479,21 @@ func passedOf(ph map[string]hotCount) string {
 
 // present is the systems of the run, in table order.
 func (r *run) present() []string {
-	var out []string
-	for _, s := range systems {
-		for _, wl := range workloads {
-			if r.rows[s+"."+wl] != nil {
-				out = append(out, s)
-				break
-			}
-		}
-	}
-	return out
+	return r.measured(systems, workloads, func(s, wl string) string { return s + "." + wl })
 }
 
+// workloads is the workloads of the run, in table order.
 func (r *run) workloads() []string {
+	return r.measured(workloads, systems, func(wl, s string) string { return s + "." + wl })
+}
+
+// measured keeps each of outer that has a row with any of inner.
+func (r *run) measured(outer, inner []string, key func(o, i string) string) []string {
 	var out []string
-	for _, wl := range workloads {
-		for _, s := range systems {
-			if r.rows[s+"."+wl] != nil {
-				out = append(out, wl)
+	for _, o := range outer {
+		for _, i := range inner {
+			if r.rows[key(o, i)] != nil {
+				out = append(out, o)
 				break
 			}
 		}

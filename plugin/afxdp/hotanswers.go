@@ -1,6 +1,7 @@
 package afxdp
 
 import (
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,9 +36,9 @@ type hotListener struct {
 	route  zoneRoute
 	server string // the Server's address: CoreDNS's "server" label
 
-	hits    atomic.Uint64                // since the last flush
-	busy    atomic.Int64                 // nanoseconds spent answering them, for the duration histogram
-	total   atomic.Uint64                // since the listener started
+	hits    atomic.Uint64                // since the listener started
+	busy    atomic.Int64                 // nanoseconds spent answering hot since the last flush
+	flushed uint64                       // hits at the last flush (the flusher's own)
 	passed  [maxHotReasons]atomic.Uint64 // by hot.Reason
 	retired *hotCounts                   // where the counts go when it retires
 
@@ -87,11 +88,7 @@ func (hl *hotListener) answer(h *frame.Header, query, out []byte) int {
 		hl.passed[r].Add(1)
 		return 0
 	}
-	v6 := !h.Src.Is4()
-	fam := uint32(famV4)
-	if v6 {
-		fam = famV6
-	}
+	fam, v6 := familyOf(h.Src)
 	start := time.Now()
 	n, r := hl.table.Answer(fam, &q, query, v6, start, out, len(out))
 	if r != hot.OK {
@@ -99,9 +96,17 @@ func (hl *hotListener) answer(h *frame.Header, query, out []byte) int {
 		return 0
 	}
 	hl.hits.Add(1)
-	hl.total.Add(1)
 	hl.busy.Add(int64(time.Since(start)))
 	return n
+}
+
+// familyOf is the hot table's listener number for a client, and whether
+// it is an IPv6 one.
+func familyOf(client netip.Addr) (uint32, bool) {
+	if client.Is4() {
+		return famV4, false
+	}
+	return famV6, true
 }
 
 // fill offers the chain's reply m to r for the table, if the block that
@@ -116,10 +121,7 @@ func (hl *hotListener) fill(r *datapath.Request, m *dns.Msg, start time.Time) {
 	if p == nil || !p.on() || cacheZone(p, name) == "" {
 		return
 	}
-	fam, v6 := uint32(famV4), !r.Header.Src.Is4()
-	if v6 {
-		fam = famV6
-	}
+	fam, v6 := familyOf(r.Header.Src)
 	hl.table.FillMeta(fam, r.Payload, m, start, hl.seriesOf(p, name, m, v6))
 }
 
@@ -169,7 +171,7 @@ func (c *hotCounts) add(o *hotCounts) {
 }
 
 func (c *hotCounts) addLive(hl *hotListener) {
-	c.hits += hl.total.Load()
+	c.hits += hl.hits.Load()
 	c.evictions += hl.table.Evictions()
 	for i := range c.passed {
 		c.passed[i] += hl.passed[i].Load()
@@ -177,7 +179,9 @@ func (c *hotCounts) addLive(hl *hotListener) {
 }
 
 func (hl *hotListener) flush() {
-	hits, busy := hl.hits.Swap(0), hl.busy.Swap(0)
+	total := hl.hits.Load()
+	hits, busy := total-hl.flushed, hl.busy.Swap(0)
+	hl.flushed = total
 	if hits == 0 {
 		return
 	}

@@ -52,6 +52,8 @@ var (
 	formErr       = desc("formerr_total", "Queries that did not unpack, answered FORMERR.", "interface")
 	unanswered    = desc("unanswered_total", "Queries the plugin chain wrote no answer for (acl drop, ...).", "interface")
 
+	routeErrors = desc("route_errors_total", "Failures to read the kernel's routing state or to tell it to the XDP program (the sources concerned go to the kernel meanwhile).", "interface")
+
 	hotHits      = desc("hot_hits_total", "Queries answered hot: cache hits replayed in the receive loop without the plugin chain.", "interface")
 	hotPassed    = desc("hot_passed_total", "Queries on listeners with hot answers that went to the plugin chain, by reason.", "interface", "reason")
 	hotEntries   = desc("hot_entries", "Entries in the hot answer tables.", "interface")
@@ -62,7 +64,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
 		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
-		hotHits, hotPassed, hotEntries, hotEvictions} {
+		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions} {
 		ch <- d
 	}
 }
@@ -85,8 +87,9 @@ func (collector) Collect(ch chan<- prometheus.Metric) {
 // totals are the final counts of datapaths closed when a reload reopened an
 // interface; they are added to the live ones so that no counter goes back.
 type totals struct {
-	filter bpf.Counters
-	queues map[int]datapath.QueueStats
+	filter      bpf.Counters
+	queues      map[int]datapath.QueueStats
+	routeErrors uint64
 }
 
 // keep closes dp and remembers its counts.
@@ -98,6 +101,7 @@ func (t *totals) keep(dp *datapath.Interface, grace time.Duration) {
 	if err == nil {
 		addCounters(&t.filter, &c)
 	}
+	t.routeErrors += dp.MirrorErrors()
 	t.addClosed(dp.Stats())
 }
 
@@ -145,6 +149,7 @@ func collectInterface(ch chan<- prometheus.Metric, name string, f *iface) {
 	counter(noServer, f.bridge.noServer.Load())
 	counter(formErr, f.bridge.formErr.Load())
 	counter(unanswered, f.bridge.unanswered.Load())
+	counter(routeErrors, f.base.routeErrors+f.dp.MirrorErrors())
 	collectHot(ch, name, f)
 }
 

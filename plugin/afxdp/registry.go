@@ -59,18 +59,13 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 		f = &iface{name: cl.name, bridge: newBridge(), refs: map[*generation]bool{}, listeners: map[listenKey]*listener{}}
 	}
 	if f.dp == nil {
-		dp, err := datapath.Open(cl.name, cl.opts, f.bridge)
-		if err != nil {
+		f.opts = cl.opts
+		if err := r.open(f); err != nil {
 			if len(f.refs) > 0 { // a failed reopen: the old generation loses it too
-				f.stopWatch()
-				delete(r.ifaces, cl.name)
+				r.drop(f)
 			}
 			return err
 		}
-		f.dp, f.opts = dp, cl.opts
-		log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", cl.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
-		r.reconcile(f)
-		go r.followQueues(cl.name, dp)
 	}
 	if f.watch == nil {
 		f.watch = watchAddrs(func() { r.addrsChanged(cl.name) })
@@ -99,21 +94,35 @@ func (r *registry) followQueues(name string, dp *datapath.Interface) {
 	log.Infof("interface %s: RX queue count changed, reopening", name)
 	f.base.keep(f.dp, closeGrace)
 	f.dp = nil
-	ndp, err := datapath.Open(name, f.opts, f.bridge)
-	if err != nil {
+	if err := r.open(f); err != nil {
 		// Nothing is attached: the kernel listener answers everything.
 		log.Errorf("interface %s: reopening for the new queue count: %v; its queries go to the kernel", name, err)
-		f.stopWatch()
-		for _, l := range f.listeners {
-			l.hot.retire()
-		}
-		delete(r.ifaces, name)
-		return
+		r.drop(f)
 	}
-	f.dp = ndp
-	log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", name, ndp.XDPMode(), copyMode(ndp.ZeroCopy()), len(ndp.Queues()))
+}
+
+// open opens f's datapath with f.opts, serves its listeners and follows
+// its queue count.
+func (r *registry) open(f *iface) error {
+	dp, err := datapath.Open(f.name, f.opts, f.bridge)
+	if err != nil {
+		return err
+	}
+	f.dp = dp
+	log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", f.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
 	r.reconcile(f)
-	go r.followQueues(name, ndp)
+	go r.followQueues(f.name, dp)
+	return nil
+}
+
+// drop forgets an interface whose datapath is gone: nothing of afxdp is
+// left on it, and the kernel listener answers its queries.
+func (r *registry) drop(f *iface) {
+	f.stopWatch()
+	for _, l := range f.listeners {
+		l.hot.retire()
+	}
+	delete(r.ifaces, f.name)
 }
 
 func copyMode(zc bool) string {

@@ -66,14 +66,19 @@ func openServing(t *testing.T, tb *testbed, opts Options) *Interface {
 	return openWith(t, tb, opts, HandlerFunc(echo))
 }
 
-// openWith opens veth-s with handler h and serves both server addresses.
-func openWith(t *testing.T, tb *testbed, opts Options, h Handler) *Interface {
-	t.Helper()
-	var i *Interface
-	err := tb.srv.Do(func() (err error) {
+// openIn opens veth-s in the server's namespace.
+func openIn(tb *testbed, opts Options, h Handler) (i *Interface, err error) {
+	err = tb.srv.Do(func() (err error) {
 		i, err = Open("veth-s", opts, h)
 		return err
 	})
+	return i, err
+}
+
+// openWith opens veth-s with handler h and serves both server addresses.
+func openWith(t *testing.T, tb *testbed, opts Options, h Handler) *Interface {
+	t.Helper()
+	i, err := openIn(tb, opts, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,11 +183,8 @@ func TestQueueWithoutSocketFallsBackToKernel(t *testing.T) {
 
 func TestCloseDetaches(t *testing.T) {
 	tb := newTestbed(t)
-	var i *Interface
-	if err := tb.srv.Do(func() (err error) {
-		i, err = Open("veth-s", DefaultOptions(), HandlerFunc(echo))
-		return err
-	}); err != nil {
+	i, err := openIn(tb, DefaultOptions(), HandlerFunc(echo))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if out := tb.srv.Run("ip", "link", "show", "veth-s"); !strings.Contains(out, "xdp") {

@@ -18,11 +18,12 @@ import (
 // second cost nothing.
 const rpPoll = time.Second
 
-// mirror keeps the filter's copy of the kernel's input checks current (and
-// the TX path's copy of the MTU, and the RX queue count's watcher): the interface's MACs, the namespace's local addresses, the rp_filter setting,
-// and the kernel's verdict on each IPv4 source the program asks about. It
-// is built in the interface's network namespace (by Open) and follows it
-// from any goroutine afterwards.
+// mirror keeps the filter's copy of the kernel's input checks current: the
+// interface's MACs, the namespace's local addresses, the rp_filter setting,
+// and the kernel's verdict on each IPv4 source the program asks about. The
+// same rtnetlink announcements keep the TX path's MTU current and tell the
+// owner when the RX queue count changed. It is built in the interface's
+// network namespace (by Open) and follows it from any goroutine afterwards.
 type mirror struct {
 	name    string
 	index   int

@@ -117,17 +117,11 @@ func TestBlockedMissesHandOff(t *testing.T) {
 // interface can be opened again.
 func TestOneOwner(t *testing.T) {
 	tb := newNet(t, 1)
-	var first *Interface
-	if err := tb.srv.Do(func() (err error) {
-		first, err = Open("veth-s", DefaultOptions(), HandlerFunc(echo))
-		return err
-	}); err != nil {
+	first, err := openIn(tb, DefaultOptions(), HandlerFunc(echo))
+	if err != nil {
 		t.Fatal(err)
 	}
-	err := tb.srv.Do(func() error {
-		_, err := Open("veth-s", DefaultOptions(), HandlerFunc(echo))
-		return err
-	})
+	_, err = openIn(tb, DefaultOptions(), HandlerFunc(echo))
 	want := fmt.Sprintf("interface veth-s is already served by another afxdp process (pid %d)", os.Getpid())
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("second Open: %v, want %q", err, want)
@@ -138,13 +132,11 @@ func TestOneOwner(t *testing.T) {
 	if err := first.Close(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.srv.Do(func() error {
-		i, err := Open("veth-s", DefaultOptions(), HandlerFunc(echo))
-		if err == nil {
-			err = i.Close(time.Second)
-		}
-		return err
-	}); err != nil {
+	again, err := openIn(tb, DefaultOptions(), HandlerFunc(echo))
+	if err == nil {
+		err = again.Close(time.Second)
+	}
+	if err != nil {
 		t.Fatalf("after the owner closed it: %v", err)
 	}
 }

@@ -78,7 +78,7 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 		}
 		err := q.sock.Wait()
 		if n := q.sock.Receive(descs[:batch]); n > 0 {
-			q.receive(descs[:n], reqs)
+			q.receive(descs[:n], reqs, inline)
 			q.sock.Refill(descs[:n])
 			continue
 		}
@@ -97,9 +97,13 @@ func (q *queue) rxLoop(stop <-chan struct{}) {
 // receive copies each query out of its frame into a free slot and queues it.
 // Copying lets the frame go back to the fill ring at once, so a pile of slow
 // misses never starves the RX side of frames.
-func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
+//
+// With inline set (the handler answers inline: decided once per batch),
+// each query is offered to it first; a frame beyond the slots taken is
+// kept only if it is answered there.
+func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request, inline bool) {
 	got := q.pool.take(reqs[:len(descs)])
-	used, inline := 0, 0
+	used, answered := 0, 0
 	for _, d := range descs {
 		data := q.sock.Frame(d)
 		q.stats.rxFrames.Add(1)
@@ -119,8 +123,8 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 			q.stats.drops[DropDecode].Add(1)
 			continue
 		}
-		if q.inline != nil && q.answerInline(&r.Header, payload) {
-			inline++
+		if inline && q.answerInline(&r.Header, payload) {
+			answered++
 			continue // the slot takes the next frame
 		}
 		if r == &q.spare {
@@ -130,12 +134,12 @@ func (q *queue) receive(descs []unix.XDPDesc, reqs []*Request) {
 		r.Payload = r.buf[:copy(r.buf, payload)]
 		used++
 	}
-	if inline > 0 {
+	if answered > 0 {
 		q.txMu.Lock()
 		q.flushLocked()
 		q.txMu.Unlock()
 	}
-	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 && !q.answersInline() &&
+	if q.pool.push(reqs[:used], reqs[used:got]) < q.iface.opts.MaxPending/8 && !inline &&
 		q.pool.blocked(blockedAfter) >= q.iface.opts.MaxPending/2 {
 		q.handToKernel()
 	}
