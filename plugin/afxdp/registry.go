@@ -1,6 +1,7 @@
 package afxdp
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
@@ -75,30 +76,82 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	return nil
 }
 
-// followQueues reopens the interface when its RX queue count changes
-// (ethtool -L), so every queue is served again without a restart. The
-// reopen is the one a settings change makes: the kernel listener answers
-// while the sockets are swapped.
-func (r *registry) followQueues(name string, dp *datapath.Interface) {
-	select {
-	case <-dp.QueuesChanged():
-	case <-dp.Done():
+// follow watches one datapath for what makes the registry act: its RX
+// queue count changed (ethtool -L), or the process it was handed to went
+// away. Both reopen it while the kernel listener answers; a reclaim keeps
+// the link attached.
+func (r *registry) follow(name string, dp *datapath.Interface) {
+	for {
+		select {
+		case e := <-dp.Handovers():
+			logHandover(name, e)
+			continue
+		case <-dp.QueuesChanged():
+			r.reopen(name, dp, false)
+		case <-dp.Orphaned():
+			r.reopen(name, dp, true)
+		case <-dp.Done():
+		}
 		return
 	}
+}
+
+// reopen replaces dp. After a handover whose successor went away
+// (reclaim), the new datapath takes dp's link, so the program never leaves
+// the interface; otherwise dp is closed first, as a new one could not
+// claim the interface while it holds it.
+func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := r.ifaces[name]
 	if f == nil || f.dp != dp {
 		return // closed or reopened meanwhile
 	}
-	log.Infof("interface %s: RX queue count changed, reopening", name)
-	f.base.keep(f.dp, closeGrace)
-	f.dp = nil
-	if err := r.open(f); err != nil {
-		// Nothing is attached: the kernel listener answers everything.
-		log.Errorf("interface %s: reopening for the new queue count: %v; its queries go to the kernel", name, err)
-		r.drop(f)
+	var ndp *datapath.Interface
+	var err error
+	if reclaim {
+		log.Infof("interface %s: the process it was handed to is gone; taking it back", name)
+		ndp, err = datapath.Reclaim(dp)
+		f.base.keep(dp, closeGrace)
+	} else {
+		log.Infof("interface %s: RX queue count changed, reopening", name)
+		f.base.keep(dp, closeGrace)
+		ndp, err = datapath.Open(f.name, f.opts, f.bridge)
 	}
+	f.dp = nil
+	if err != nil {
+		// Nothing is attached: the kernel listener answers everything.
+		log.Errorf("interface %s: reopening: %v; its queries go to the kernel", name, err)
+		r.drop(f)
+		return
+	}
+	r.serve(f, ndp)
+}
+
+func logHandover(name string, e datapath.HandoverEvent) {
+	switch e.Kind {
+	case datapath.HandedOver:
+		if e.Err != nil {
+			log.Warningf("interface %s: handed over to %s; closing the sockets: %v", name, pidName(e.PID), e.Err)
+			return
+		}
+		log.Infof("interface %s: handed over to %s", name, pidName(e.PID))
+	case datapath.Refused:
+		log.Warningf("interface %s: refused to hand it over to %s: %v", name, pidName(e.PID), e.Err)
+	case datapath.Abandoned:
+		log.Warningf("interface %s: %s did not complete the handover; keeping it: %v", name, pidName(e.PID), e.Err)
+	case datapath.KernelWindow:
+		log.Infof("interface %s: serving through AF_XDP again, %v after taking it over from %s", name, e.Took.Round(time.Millisecond), pidName(e.PID))
+	}
+}
+
+// pidName names a peer process; SO_PEERCRED gives 0 for one in another
+// PID namespace (another pod).
+func pidName(pid int) string {
+	if pid == 0 {
+		return "another PID namespace"
+	}
+	return fmt.Sprintf("pid %d", pid)
 }
 
 // open opens f's datapath with f.opts, serves its listeners and follows
@@ -108,11 +161,20 @@ func (r *registry) open(f *iface) error {
 	if err != nil {
 		return err
 	}
+	if pid, ok := dp.TakenFrom(); ok {
+		id, _ := dp.LinkID()
+		log.Infof("interface %s: took it over from %s (XDP link %d kept)", f.name, pidName(pid), id)
+	}
+	r.serve(f, dp)
+	return nil
+}
+
+// serve makes dp f's datapath: it serves f's listeners and is followed.
+func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	f.dp = dp
 	log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", f.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
 	r.reconcile(f)
-	go r.followQueues(f.name, dp)
-	return nil
+	go r.follow(f.name, dp)
 }
 
 // drop forgets an interface whose datapath is gone: nothing of afxdp is

@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
 )
@@ -40,4 +41,13 @@ func parseHotMode(s string) (hotMode, error) {
 		return hotOff, nil
 	}
 	return hotAuto, fmt.Errorf("%q: want on or off", s)
+}
+
+// parseToken checks a handover token: what two processes must share for
+// one to take an interface over from the other.
+func parseToken(s string) (string, error) {
+	if len(s) > 256 || strings.ContainsFunc(s, func(r rune) bool { return r < '!' || r > '~' }) {
+		return "", fmt.Errorf("%q: want up to 256 printable ASCII characters", s)
+	}
+	return s, nil
 }

@@ -33,6 +33,8 @@ func setup(c *caddy.Controller) error {
 		return plugin.Error(pluginName, err)
 	}
 	opts := set.opts
+	// A SIGUSR2 upgrade takes its interfaces over from its parent.
+	opts.Takeover.Upgrade = caddy.IsUpgrade()
 	cfg := dnsserver.GetConfig(c)
 	if cfg.Transport != transport.DNS {
 		return plugin.Error(pluginName, c.Errf("serves plain DNS over UDP; this server block uses %s://", cfg.Transport))
@@ -91,6 +93,7 @@ func queueCount(ifaces []string, opts datapath.Options) int {
 //	    pending N
 //	    hot on|off
 //	    hot_entries N
+//	    handover TOKEN
 //	}
 //
 // It returns the directive's line, where errors that concern the whole
@@ -181,6 +184,10 @@ func parseOption(c *caddy.Controller, s *settings) error {
 		err = intArg(args, &o.MaxWorkers)
 	case "pending":
 		err = intArg(args, &o.MaxPending)
+	case "handover":
+		if err = oneArg(args); err == nil {
+			o.Takeover.Token, err = parseToken(args[0])
+		}
 	default:
 		return c.Errf("unknown option %q", opt)
 	}

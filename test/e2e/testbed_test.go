@@ -138,6 +138,22 @@ func (tb *testbed) launchAs(ns *netns.NS, corefile, user string) *coredns {
 // (names as setpriv takes them, e.g. "net_admin"), or as root when user is "".
 func (tb *testbed) launchCaps(ns *netns.NS, corefile, user string, caps []string) *coredns {
 	tb.t.Helper()
+	return tb.launchWith(ns, corefile, launchOpts{user: user, caps: caps})
+}
+
+// launchOpts: who runs coredns, which binary, and what more it is told.
+type launchOpts struct {
+	user string
+	caps []string
+	bin  string   // corednsBin if empty
+	pre  []string // before -conf FILE (bin wraps coredns)
+	args []string // after -conf FILE
+	env  []string // added to the environment
+}
+
+func (tb *testbed) launchWith(ns *netns.NS, corefile string, o launchOpts) *coredns {
+	tb.t.Helper()
+	user, caps := o.user, o.caps
 	dir, err := os.MkdirTemp("", "afxdp-corefile-")
 	if err != nil {
 		tb.t.Fatal(err)
@@ -149,7 +165,11 @@ func (tb *testbed) launchCaps(ns *netns.NS, corefile, user string, caps []string
 		tb.t.Fatal(err)
 	}
 	c := &coredns{t: tb.t, ns: ns, file: file, exited: make(chan struct{})}
-	args := []string{corednsBin, "-conf", file}
+	bin := o.bin
+	if bin == "" {
+		bin = corednsBin
+	}
+	args := append(append(append([]string{bin}, o.pre...), "-conf", file), o.args...)
 	if user != "" {
 		priv := []string{"setpriv", "--reuid=" + user, "--regid=nogroup", "--clear-groups", "--inh-caps=-all"}
 		if len(caps) > 0 {
@@ -161,6 +181,9 @@ func (tb *testbed) launchCaps(ns *netns.NS, corefile, user string, caps []string
 		args = append(priv, args...)
 	}
 	c.cmd = ns.Command(args...)
+	if len(o.env) > 0 {
+		c.cmd.Env = append(os.Environ(), o.env...)
+	}
 	pr, pw := io.Pipe()
 	c.cmd.Stdout, c.cmd.Stderr = pw, pw
 	if err := c.cmd.Start(); err != nil {

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/afxdp/afxdp/bpf"
 	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
@@ -28,8 +31,21 @@ type Interface struct {
 
 	mu      sync.Mutex
 	served  map[netip.AddrPort]bool
-	closing atomic.Bool
-	stop    chan struct{}
+	closing atomic.Bool   // Close was called
+	done    chan struct{} // closed by Close
+	stop    chan struct{} // ends the receive loops
+
+	released    atomic.Bool // the queues are going or gone (closing, or handed over)
+	releaseOnce sync.Once
+	releaseErr  error
+
+	handing         atomic.Bool        // a successor is being served (one at a time)
+	pred            *successor         // the handover this process took the interface by
+	events          chan HandoverEvent // handovers as they happen, for the owner's log
+	swapped         time.Time          // when this process's program went in by a handover
+	servedAfterSwap bool
+	orphaned        chan struct{}
+	orphanOnce      sync.Once
 
 	queuesChanged chan struct{} // the driver's RX queue count is no longer the one bound
 }
@@ -38,7 +54,23 @@ type Interface struct {
 // its RX queues (or on opts.Queues). Nothing is redirected until Serve names
 // an address and port. It must run in the interface's network namespace;
 // afterwards the Interface may be used from anywhere.
-func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
+//
+// If another afxdp process owns the interface and opts.Takeover entitles
+// this one, Open takes it over from that process (handover.go) instead of
+// failing; otherwise it fails before it loads, attaches or binds anything.
+func Open(name string, opts Options, h Handler) (*Interface, error) {
+	return open(name, opts, h, nil)
+}
+
+// Reclaim reopens an interface this process handed over, after the
+// successor went away (its HandoverEvent says so): old's link gets a fresh
+// program, and the kernel answered meanwhile. old is closed afterwards by
+// the caller, as after any reopen.
+func Reclaim(old *Interface) (*Interface, error) {
+	return open(old.name, old.opts, old.handler, old)
+}
+
+func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, err error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -56,22 +88,28 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 			queues = append(queues, q)
 		}
 	}
-	i := &Interface{name: name, index: nif.Index, opts: opts, handler: h,
-		served: make(map[netip.AddrPort]bool), stop: make(chan struct{}), queuesChanged: make(chan struct{}, 1)}
+	i := newInterface(name, nif.Index, opts, h)
 	// One process per interface: a second one fails here, before it loads,
-	// attaches or binds anything.
-	if i.owner, err = claimOwner(name, nif.Index); err != nil {
+	// attaches or binds anything, unless it is entitled to take over.
+	var succ *successor
+	if old != nil {
+		i.owner, err = claimOwnerWithin(name, nif.Index, claimWait, i.onHello)
+	} else if i.owner, err = claimOwner(name, nif.Index, i.onHello); isOwned(err) && opts.Takeover.allowed() {
+		succ, err = requestHandover(name, nif.Index, opts.Takeover)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if i.filter, err = bpf.Load(); err != nil {
 		i.owner.release()
+		succ.abandon()
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
+			succ.abandon()
 			i.closing.Store(true)
-			i.stopLoops(time.Second)
-			i.teardown()
+			i.shutdown(time.Second)
 		}
 	}()
 	i.mtu.Store(int64(nif.MTU))
@@ -90,22 +128,56 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu, onQueue); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
-	if err := i.filter.Attach(i.index, opts.XDPMode); err != nil {
+	switch {
+	case succ != nil:
+		err = i.takeOver(succ)
+	case old != nil:
+		err = i.filter.TakeLink(old.filter)
+	default:
+		err = i.filter.Attach(i.index, opts.XDPMode)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
-	for _, id := range queues {
-		sock, err := xsk.Open(i.index, id, opts.Socket)
+	if err := i.openQueues(queues, succ != nil || old != nil); err != nil {
+		return nil, fmt.Errorf("interface %s: %w", name, err)
+	}
+	if succ != nil {
+		send(succ.conn, message{Op: opServing, PID: os.Getpid()})
+		i.pred = succ
+		testPause("new:serving")
+	}
+	return i, nil
+}
+
+func newInterface(name string, index int, opts Options, h Handler) *Interface {
+	return &Interface{name: name, index: index, opts: opts, handler: h,
+		served: make(map[netip.AddrPort]bool), stop: make(chan struct{}), done: make(chan struct{}),
+		queuesChanged: make(chan struct{}, 1), events: make(chan HandoverEvent, 8), orphaned: make(chan struct{})}
+}
+
+// openQueues binds a socket on each queue and starts its loop. After a
+// handover the previous owner's sockets may take a moment to go: a queue
+// answers EBUSY until then.
+func (i *Interface) openQueues(ids []int, patient bool) error {
+	deadline := time.Now().Add(claimWait)
+	for _, id := range ids {
+		sock, err := xsk.Open(i.index, id, i.opts.Socket)
+		for patient && errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+			sock, err = xsk.Open(i.index, id, i.opts.Socket)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("interface %s: %w", name, err)
+			return err
 		}
 		q := newQueue(i, id, sock)
 		i.queues = append(i.queues, q)
 		if err := i.filter.SetSocket(id, sock.FD()); err != nil {
-			return nil, fmt.Errorf("interface %s: %w", name, err)
+			return err
 		}
 		go q.rxLoop(i.stop)
 	}
-	return i, nil
+	return nil
 }
 
 // QueuesChanged is signalled when the driver's RX queue count (ethtool -L)
@@ -114,7 +186,7 @@ func Open(name string, opts Options, h Handler) (_ *Interface, err error) {
 func (i *Interface) QueuesChanged() <-chan struct{} { return i.queuesChanged }
 
 // Done is closed when the interface starts closing.
-func (i *Interface) Done() <-chan struct{} { return i.stop }
+func (i *Interface) Done() <-chan struct{} { return i.done }
 
 // Name is the interface's name.
 func (i *Interface) Name() string { return i.name }
@@ -147,6 +219,10 @@ func (i *Interface) Serve(ap netip.AddrPort) error {
 		return err
 	}
 	i.served[ap] = true
+	if !i.swapped.IsZero() && !i.servedAfterSwap {
+		i.servedAfterSwap = true
+		i.emit(HandoverEvent{Kind: KernelWindow, PID: i.pred.owner, Took: time.Since(i.swapped)})
+	}
 	return nil
 }
 
@@ -201,19 +277,37 @@ func (i *Interface) Stats() []QueueStats {
 // Close hands every queue to the kernel, answers what was already received
 // (waiting up to grace for slow handlers), then detaches and frees it all.
 // Queries that arrive meanwhile are answered by the kernel's listener, so a
-// close loses none.
+// close loses none. After a handover the link stays with the successor:
+// closing only lets go of this process's descriptor.
 func (i *Interface) Close(grace time.Duration) error {
 	if i.closing.Swap(true) {
 		return nil
 	}
-	for _, q := range i.queues {
-		i.filter.ClearSocket(q.id)
-	}
-	// A redirect decided just before the XSKMAP update may still be on its
-	// way into an RX ring.
-	time.Sleep(5 * time.Millisecond)
-	i.stopLoops(grace)
-	return i.teardown()
+	close(i.done)
+	return i.shutdown(grace)
+}
+
+func (i *Interface) shutdown(grace time.Duration) error {
+	err := i.releaseQueues(grace)
+	return errors.Join(err, i.teardown())
+}
+
+// releaseQueues stops serving, once: every queue goes to the kernel, what
+// was received is answered, and the sockets are closed. The filter, its
+// link and the mirror stay (a handover keeps them for a take-back).
+func (i *Interface) releaseQueues(grace time.Duration) error {
+	i.releaseOnce.Do(func() {
+		i.released.Store(true)
+		for _, q := range i.queues {
+			i.filter.ClearSocket(q.id)
+		}
+		// A redirect decided just before the XSKMAP update may still be
+		// on its way into an RX ring.
+		time.Sleep(5 * time.Millisecond)
+		i.stopLoops(grace)
+		i.releaseErr = i.closeQueues()
+	})
+	return i.releaseErr
 }
 
 // stopLoops ends the receive loops once their rings are empty and lets the
@@ -244,9 +338,9 @@ func (i *Interface) stopLoops(grace time.Duration) {
 	}
 }
 
-// teardown frees everything; handlers still running past the grace period
-// find the TX side closed.
-func (i *Interface) teardown() error {
+// closeQueues flushes and closes the sockets; handlers still running past
+// the grace period find the TX side closed.
+func (i *Interface) closeQueues() error {
 	var errs []error
 	for _, q := range i.queues {
 		q.txMu.Lock()
@@ -254,11 +348,6 @@ func (i *Interface) teardown() error {
 		q.txClosed = true
 		q.txMu.Unlock()
 	}
-	if i.mirror != nil {
-		i.mirror.close()
-	}
-	errs = append(errs, i.filter.Close())
-	defer i.owner.release() // last: the interface is free once nothing of it is left
 	for _, q := range i.queues {
 		select {
 		case <-q.stopped:
@@ -270,4 +359,16 @@ func (i *Interface) teardown() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// teardown frees the rest: the mirror, the filter (and this process's hold
+// on the link), the claim and a predecessor's connection.
+func (i *Interface) teardown() error {
+	if i.mirror != nil {
+		i.mirror.close()
+	}
+	err := i.filter.Close()
+	i.owner.release() // last: the interface is free once nothing of it is left
+	i.pred.abandon()
+	return err
 }

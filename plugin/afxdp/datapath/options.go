@@ -20,6 +20,7 @@ type Options struct {
 	Batch      int        // frames taken from the RX ring at once
 	MaxWorkers int        // goroutines per queue that run the Handler (misses block one each)
 	MaxPending int        // queries per queue received but not yet answered
+	Takeover   Takeover   // when to take the interface over from another afxdp process
 }
 
 // DefaultOptions serve all queues in auto modes.
@@ -39,7 +40,8 @@ func DefaultOptions() Options {
 // mean every queue.
 func (o Options) Equal(other Options) bool {
 	return slices.Equal(o.Queues, other.Queues) && o.XDPMode == other.XDPMode && o.Socket == other.Socket &&
-		o.Batch == other.Batch && o.MaxWorkers == other.MaxWorkers && o.MaxPending == other.MaxPending
+		o.Batch == other.Batch && o.MaxWorkers == other.MaxWorkers && o.MaxPending == other.MaxPending &&
+		o.Takeover == other.Takeover
 }
 
 // Validate checks the options that do not depend on the interface.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,41 +15,83 @@ import (
 // releases the name when the process dies, however it dies, and abstract
 // names are per network namespace, as interface indexes are. A second
 // process finds the name taken before it loads, attaches or binds anything,
-// and asks the owner who it is (SO_PEERCRED).
+// and asks the owner who it is (SO_PEERCRED). The same socket carries a
+// handover to an entitled successor (handover.go).
 type owner struct {
-	ln *net.UnixListener
+	ln      *net.UnixListener
+	onHello func(c *net.UnixConn, hello message, peer *unix.Ucred)
+}
+
+// ownedError: another process holds the interface.
+type ownedError struct{ msg string }
+
+func (e *ownedError) Error() string { return e.msg }
+
+func isOwned(err error) bool {
+	var o *ownedError
+	return errors.As(err, &o)
 }
 
 func ownerAddr(index int) *net.UnixAddr {
-	return &net.UnixAddr{Name: fmt.Sprintf("@afxdp/v1/ifindex/%d", index), Net: "unix"}
+	return &net.UnixAddr{Name: fmt.Sprintf("@afxdp/v1/ifindex/%d", index), Net: "unixpacket"}
 }
 
 // claimOwner claims the interface for this process. It must run in the
-// interface's network namespace.
-func claimOwner(name string, index int) (*owner, error) {
-	ln, err := net.ListenUnix("unix", ownerAddr(index))
+// interface's network namespace. onHello receives a would-be successor.
+func claimOwner(name string, index int, onHello func(*net.UnixConn, message, *unix.Ucred)) (*owner, error) {
+	ln, err := net.ListenUnix("unixpacket", ownerAddr(index))
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("interface %s is already served by another afxdp process (%s); "+
-			"one process owns an interface at a time", name, ownerOf(index))
+		return nil, &ownedError{fmt.Sprintf("interface %s is already served by another afxdp process (%s); "+
+			"one process owns an interface at a time", name, ownerOf(index))}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: claiming it: %w", name, err)
 	}
-	o := &owner{ln: ln}
+	o := &owner{ln: ln, onHello: onHello}
 	go o.answer()
 	return o, nil
 }
 
-// answer lets a would-be second owner connect, which is how it learns the
-// owner's PID; nothing is exchanged.
+// claimOwnerWithin retries a claim while the previous owner lets go of the
+// name: after a handover, or while a dead successor's socket is freed.
+func claimOwnerWithin(name string, index int, d time.Duration, onHello func(*net.UnixConn, message, *unix.Ucred)) (*owner, error) {
+	deadline := time.Now().Add(d)
+	for {
+		o, err := claimOwner(name, index, onHello)
+		if err == nil || !isOwned(err) || time.Now().After(deadline) {
+			return o, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// answer serves whoever connects: a probe that only reads the owner's PID
+// closes at once; a would-be successor says hello first.
 func (o *owner) answer() {
 	for {
-		c, err := o.ln.Accept()
+		c, err := o.ln.AcceptUnix()
 		if err != nil {
 			return
 		}
-		c.Close()
+		go o.serve(c)
 	}
+}
+
+func (o *owner) serve(c *net.UnixConn) {
+	c.SetReadDeadline(time.Now().Add(helloWait))
+	m, _, err := receive(c)
+	if err != nil || m.Op != opHello {
+		c.Close()
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	cred, err := peerCred(c)
+	if err != nil {
+		send(c, message{Op: opRefuse, Reason: "reading your credentials: " + err.Error()})
+		c.Close()
+		return
+	}
+	o.onHello(c, m, cred)
 }
 
 func (o *owner) release() {
@@ -59,23 +102,36 @@ func (o *owner) release() {
 
 // ownerOf describes the process that holds index's claim.
 func ownerOf(index int) string {
-	c, err := net.DialUnix("unix", nil, ownerAddr(index))
+	c, err := net.DialUnix("unixpacket", nil, ownerAddr(index))
+	if err != nil {
+		// An afxdp from before handovers listens on a stream socket.
+		c, err = net.DialUnix("unix", nil, &net.UnixAddr{Name: ownerAddr(index).Name, Net: "unix"})
+	}
 	if err != nil {
 		return "its PID could not be read: " + err.Error()
 	}
 	defer c.Close()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return "its PID could not be read: " + err.Error()
-	}
-	var cred *unix.Ucred
-	var cerr error
-	raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	cred, err := peerCred(c)
 	switch {
-	case cerr != nil:
-		return "its PID could not be read: " + cerr.Error()
+	case err != nil:
+		return "its PID could not be read: " + err.Error()
 	case cred.Pid == 0:
 		return "in another PID namespace"
 	}
 	return fmt.Sprintf("pid %d", cred.Pid)
+}
+
+// peerCred is the peer's credentials: for a connecting client, those of
+// the process that listens.
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
+		return nil, err
+	}
+	return cred, cerr
 }

@@ -239,7 +239,7 @@ func (q *queue) flushLocked() {
 func (q *queue) handToKernel() {
 	q.hoMu.Lock()
 	defer q.hoMu.Unlock()
-	if q.handedOff || q.iface.closing.Load() {
+	if q.handedOff || q.iface.released.Load() {
 		return
 	}
 	q.stats.handoffs.Add(1)
@@ -252,7 +252,7 @@ func (q *queue) handToKernel() {
 func (q *queue) takeBack() {
 	q.hoMu.Lock()
 	defer q.hoMu.Unlock()
-	if !q.handedOff || q.iface.closing.Load() {
+	if !q.handedOff || q.iface.released.Load() {
 		return
 	}
 	if q.iface.filter.SetSocket(q.id, q.sock.FD()) == nil {
