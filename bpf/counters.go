@@ -20,6 +20,7 @@ const (
 	PassMartian      = Counter(filterCounterCNT_PASS_MARTIAN)
 	PassRPFilter     = Counter(filterCounterCNT_PASS_RP_FILTER)
 	PassRoutePending = Counter(filterCounterCNT_PASS_ROUTE_PENDING)
+	PassElsewhere    = Counter(filterCounterCNT_PASS_ROUTED_ELSEWHERE)
 	NumCounters      = int(filterCounterCNT_MAX)
 )
 
@@ -37,6 +38,7 @@ var counterNames = [NumCounters]string{
 	PassMartian:      "martian",
 	PassRPFilter:     "rp_filter",
 	PassRoutePending: "route_pending",
+	PassElsewhere:    "routed_elsewhere",
 }
 
 // String is the name used in metrics: "redirect", or the reason a frame was

@@ -16,20 +16,21 @@ import (
 type filterCounter uint32
 
 const (
-	filterCounterCNT_REDIRECT           filterCounter = 0
-	filterCounterCNT_PASS_NOT_IP        filterCounter = 1
-	filterCounterCNT_PASS_NOT_UDP       filterCounter = 2
-	filterCounterCNT_PASS_FRAGMENT      filterCounter = 3
-	filterCounterCNT_PASS_IP_EXT        filterCounter = 4
-	filterCounterCNT_PASS_PORT          filterCounter = 5
-	filterCounterCNT_PASS_ADDR          filterCounter = 6
-	filterCounterCNT_PASS_NOT_QUERY     filterCounter = 7
-	filterCounterCNT_PASS_NO_SOCKET     filterCounter = 8
-	filterCounterCNT_PASS_MALFORMED     filterCounter = 9
-	filterCounterCNT_PASS_MARTIAN       filterCounter = 10
-	filterCounterCNT_PASS_RP_FILTER     filterCounter = 11
-	filterCounterCNT_PASS_ROUTE_PENDING filterCounter = 12
-	filterCounterCNT_MAX                filterCounter = 13
+	filterCounterCNT_REDIRECT              filterCounter = 0
+	filterCounterCNT_PASS_NOT_IP           filterCounter = 1
+	filterCounterCNT_PASS_NOT_UDP          filterCounter = 2
+	filterCounterCNT_PASS_FRAGMENT         filterCounter = 3
+	filterCounterCNT_PASS_IP_EXT           filterCounter = 4
+	filterCounterCNT_PASS_PORT             filterCounter = 5
+	filterCounterCNT_PASS_ADDR             filterCounter = 6
+	filterCounterCNT_PASS_NOT_QUERY        filterCounter = 7
+	filterCounterCNT_PASS_NO_SOCKET        filterCounter = 8
+	filterCounterCNT_PASS_MALFORMED        filterCounter = 9
+	filterCounterCNT_PASS_MARTIAN          filterCounter = 10
+	filterCounterCNT_PASS_RP_FILTER        filterCounter = 11
+	filterCounterCNT_PASS_ROUTE_PENDING    filterCounter = 12
+	filterCounterCNT_PASS_ROUTED_ELSEWHERE filterCounter = 13
+	filterCounterCNT_MAX                   filterCounter = 14
 )
 
 type filterFilterConfig struct {
@@ -48,25 +49,49 @@ type filterIn6Addr struct {
 	}
 }
 
+type filterRouteKey4 struct {
+	_    structs.HostLayout
+	Addr uint32
+	Vlan uint16
+	Pad  uint16
+}
+
+type filterRouteKey6 struct {
+	_    structs.HostLayout
+	Addr [16]uint8
+	Vlan uint16
+	Pad  uint16
+}
+
 type filterRouteRequest struct {
-	_   structs.HostLayout
-	Src uint32
-	Dst uint32
-	Gen uint32
+	_      structs.HostLayout
+	Src    [16]uint8
+	Dst    [16]uint8
+	Gen    uint32
+	Vlan   uint16
+	Family uint8
+	Pad    uint8
+	Mac    [6]uint8
+	Pad2   uint16
 }
 
 type filterRouteState struct {
-	_     structs.HostLayout
-	State uint64
-	Asked uint64
+	_       structs.HostLayout
+	State   uint64
+	Asked   uint64
+	NextHop [6]uint8
+	Own     [6]uint8
+	Pad     uint32
 }
 
 type filterRouteVerdict uint32
 
 const (
-	filterRouteVerdictROUTE_PENDING filterRouteVerdict = 0
-	filterRouteVerdictROUTE_OK      filterRouteVerdict = 1
-	filterRouteVerdictROUTE_REJECT  filterRouteVerdict = 2
+	filterRouteVerdictROUTE_PENDING   filterRouteVerdict = 0
+	filterRouteVerdictROUTE_OK        filterRouteVerdict = 1
+	filterRouteVerdictROUTE_REJECT    filterRouteVerdict = 2
+	filterRouteVerdictROUTE_OK_VIA    filterRouteVerdict = 3
+	filterRouteVerdictROUTE_ELSEWHERE filterRouteVerdict = 4
 )
 
 type filterServed4Key struct {
@@ -94,11 +119,14 @@ const (
 	filterMapPorts              = "ports"
 	filterMapRouteRequests      = "route_requests"
 	filterMapRoutes4            = "routes4"
+	filterMapRoutes6            = "routes6"
 	filterMapServed4            = "served4"
 	filterMapServed6            = "served6"
 	filterMapXsks               = "xsks"
 	filterProgXdpDns            = "xdp_dns"
 	filterVarUnusedCounter      = "unused_counter"
+	filterVarUnusedRouteKey4    = "unused_route_key4"
+	filterVarUnusedRouteKey6    = "unused_route_key6"
 	filterVarUnusedRouteRequest = "unused_route_request"
 	filterVarUnusedRouteVerdict = "unused_route_verdict"
 )
@@ -159,6 +187,7 @@ type filterMapSpecs struct {
 	Ports         *ebpf.MapSpec `ebpf:"ports"`
 	RouteRequests *ebpf.MapSpec `ebpf:"route_requests"`
 	Routes4       *ebpf.MapSpec `ebpf:"routes4"`
+	Routes6       *ebpf.MapSpec `ebpf:"routes6"`
 	Served4       *ebpf.MapSpec `ebpf:"served4"`
 	Served6       *ebpf.MapSpec `ebpf:"served6"`
 	Xsks          *ebpf.MapSpec `ebpf:"xsks"`
@@ -169,6 +198,8 @@ type filterMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterVariableSpecs struct {
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedRouteKey4    *ebpf.VariableSpec `ebpf:"unused_route_key4"`
+	UnusedRouteKey6    *ebpf.VariableSpec `ebpf:"unused_route_key6"`
 	UnusedRouteRequest *ebpf.VariableSpec `ebpf:"unused_route_request"`
 	UnusedRouteVerdict *ebpf.VariableSpec `ebpf:"unused_route_verdict"`
 }
@@ -200,6 +231,7 @@ type filterMaps struct {
 	Ports         *ebpf.Map `ebpf:"ports"`
 	RouteRequests *ebpf.Map `ebpf:"route_requests"`
 	Routes4       *ebpf.Map `ebpf:"routes4"`
+	Routes6       *ebpf.Map `ebpf:"routes6"`
 	Served4       *ebpf.Map `ebpf:"served4"`
 	Served6       *ebpf.Map `ebpf:"served6"`
 	Xsks          *ebpf.Map `ebpf:"xsks"`
@@ -214,6 +246,7 @@ func (m *filterMaps) Close() error {
 		m.Ports,
 		m.RouteRequests,
 		m.Routes4,
+		m.Routes6,
 		m.Served4,
 		m.Served6,
 		m.Xsks,
@@ -225,6 +258,8 @@ func (m *filterMaps) Close() error {
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterVariables struct {
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedRouteKey4    *ebpf.Variable `ebpf:"unused_route_key4"`
+	UnusedRouteKey6    *ebpf.Variable `ebpf:"unused_route_key6"`
 	UnusedRouteRequest *ebpf.Variable `ebpf:"unused_route_request"`
 	UnusedRouteVerdict *ebpf.Variable `ebpf:"unused_route_verdict"`
 }

@@ -67,7 +67,29 @@ func loadHost(tb testing.TB) *Filter {
 	if err := f.SetLocalAddrs(localAddrs); err != nil {
 		tb.Fatal(err)
 	}
+	setRoutes(tb, f, modelRoutes())
 	return f
+}
+
+// setRoutes gives the verdicts as user space would, in the current
+// generation.
+func setRoutes(tb testing.TB, f *Filter, rs []modelRoute) {
+	tb.Helper()
+	for _, r := range rs {
+		if err := f.SetRoute(RouteRequest{Src: r.src, VLAN: r.vlan, Gen: f.cfg.RouteGen}, r.Route); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// forgetRoute deletes a source's verdict (pending included).
+func (f *Filter) forgetRoute(src netip.Addr, vlan uint16) {
+	if src.Is4() {
+		b := src.As4()
+		f.objs.Routes4.Delete(filterRouteKey4{Addr: binary.NativeEndian.Uint32(b[:]), Vlan: vlan})
+		return
+	}
+	f.objs.Routes6.Delete(filterRouteKey6{Addr: src.As16(), Vlan: vlan})
 }
 
 // run test-runs the program once on frame and returns its verdict and the

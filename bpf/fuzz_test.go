@@ -36,7 +36,49 @@ func testServed() *servedSet {
 	for _, a := range localAddrs {
 		s.local[a] = true
 	}
+	for _, r := range modelRoutes() {
+		s.routes[routeKey{r.src, r.vlan}] = r.Route
+	}
 	return s
+}
+
+// A route verdict user space gave, as loadHost tells it to the program.
+type modelRoute struct {
+	src  netip.Addr
+	vlan uint16
+	Route
+}
+
+var routerMAC = [6]byte{0x02, 0, 0, 0, 0, 0x0e}
+
+// Sources with one of each verdict, besides the clients of the seed cases
+// (answered in place, to the MAC they came from, on the VLAN tags seeded).
+var (
+	viaRouter4 = netip.MustParseAddr("198.19.0.9") // routed through another next hop on the link
+	viaRouter6 = netip.MustParseAddr("fd00:9::9")
+	elsewhere4 = netip.MustParseAddr("198.18.2.2") // routed out of another device
+	elsewhere6 = netip.MustParseAddr("fd00:2::2")
+	rejected4  = netip.MustParseAddr("198.18.3.3") // refused by rp_filter
+	unknown4   = netip.MustParseAddr("198.18.4.4") // no verdict: asked about
+)
+
+func modelRoutes() []modelRoute {
+	ok := Route{Verdict: RouteOK, NextHop: clientMAC, Own: serverMAC}
+	via := Route{Verdict: RouteOKVia, NextHop: routerMAC, Own: serverMAC}
+	var rs []modelRoute
+	for _, a := range []string{"198.18.0.2", "fd00::2", "1.0.0.0", "126.255.255.255", "128.0.0.1", "223.255.255.255",
+		"198.18.0.254", "198.18.1.2", "::2", "fe80::1", "::198.18.0.2", "::fffe:c612:2", "fe00::1", "fd00::ffff:0:1"} {
+		rs = append(rs, modelRoute{netip.MustParseAddr(a), 0, ok})
+	}
+	return append(rs,
+		modelRoute{client4, 100, ok},
+		modelRoute{client6, 100 | VLAN8021AD, ok},
+		modelRoute{viaRouter4, 0, via},
+		modelRoute{viaRouter6, 0, via},
+		modelRoute{elsewhere4, 0, Route{Verdict: RouteElsewhere}},
+		modelRoute{elsewhere6, 0, Route{Verdict: RouteElsewhere}},
+		modelRoute{rejected4, 0, Route{Verdict: RouteReject}},
+	)
 }
 
 // localAddrs are the namespace's local addresses in these tests: the served
@@ -118,6 +160,7 @@ func (c *checker) compare(frame []byte, want Counter) error {
 	c.last = after
 
 	moved, got := 0, Counter(-1)
+	c.forgetAsked()
 	odd := ""
 	for i := range after {
 		switch d := after[i] - before[i]; d {
@@ -139,6 +182,19 @@ func (c *checker) compare(frame []byte, want Counter) error {
 	}
 	return fmt.Errorf("program and model disagree on %d-byte frame %x\n\tprogram: %s\n\tmodel:   verdict %d, counter %s",
 		len(frame), frame, prog, xdpPass, want)
+}
+
+// forgetAsked removes the sources the program was made to ask about from
+// its LRU maps once there are many, so that they never evict a verdict the
+// model relies on.
+func (c *checker) forgetAsked() {
+	if len(c.s.asked) < 4096 {
+		return
+	}
+	for k := range c.s.asked {
+		c.f.forgetRoute(k.src, k.vlan)
+	}
+	clear(c.s.asked)
 }
 
 type seedCase struct {
@@ -231,7 +287,28 @@ func seedCases() []seedCase {
 		{"ipv4 in ipv6 ethertype", query4(func(p *pkt.Frame) { p.EtherType = 0x86dd }), PassMalformed},
 		{"ipv6 padding", query6(func(p *pkt.Frame) { p.Padding = 7 }), PassNoSocket},
 	}
+	cases = append(cases, routeCases()...)
 	return append(cases, martianCases()...)
+}
+
+// routeCases are one query for each route verdict, and the VLAN tag as a
+// part of the key.
+func routeCases() []seedCase {
+	from4 := func(src netip.Addr) []byte { return query4(func(p *pkt.Frame) { p.SrcIP = src }) }
+	from6 := func(src netip.Addr) []byte { return query6(func(p *pkt.Frame) { p.SrcIP = src }) }
+	return []seedCase{
+		{"ipv4 another next hop", from4(viaRouter4), PassNoSocket},
+		{"ipv6 another next hop", from6(viaRouter6), PassNoSocket},
+		{"ipv4 routed elsewhere", from4(elsewhere4), PassElsewhere},
+		{"ipv6 routed elsewhere", from6(elsewhere6), PassElsewhere},
+		{"ipv4 rp_filter", from4(rejected4), PassRPFilter},
+		{"ipv4 route unknown", from4(unknown4), PassRoutePending},
+		{"802.1ad ipv4 no verdict for this tag", query4(func(p *pkt.Frame) { p.VLANs = []uint16{0x88a8} }), PassRoutePending},
+		{"802.1Q ipv6 no verdict for this tag", query6(func(p *pkt.Frame) { p.VLANs = []uint16{0x8100} }), PassRoutePending},
+		{"elsewhere untagged, tagged unknown", query4(func(p *pkt.Frame) {
+			p.SrcIP, p.VLANs = elsewhere4, []uint16{0x8100}
+		}), PassRoutePending},
+	}
 }
 
 // martianCases are the sources and frames the kernel's input checks drop,

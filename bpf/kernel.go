@@ -13,8 +13,9 @@ import (
 
 // XDP sees a frame before the kernel's input checks. What the program needs
 // to mirror them (the interface's MACs, the namespace's local addresses, the
-// reverse-path setting and the kernel's verdicts on IPv4 sources) is told to
-// it here by user space, which reads it from the kernel.
+// reverse-path setting and the kernel's verdicts on sources: its input check
+// and the route back) is told to it here by user space, which reads it from
+// the kernel.
 
 // RPFilter modes, as in net.ipv4.conf.*.rp_filter.
 const (
@@ -39,8 +40,9 @@ func (f *Filter) SetMACs(own, master net.HardwareAddr) error {
 	return f.putConfig(cfg)
 }
 
-// SetRPFilter sets the IPv4 reverse-path check (RPOff, RPStrict or RPLoose)
-// and forgets every verdict. With RPOff no source is asked about.
+// SetRPFilter records the kernel's IPv4 reverse-path setting (RPOff,
+// RPStrict or RPLoose) and forgets every verdict: the kernel judges sources
+// differently now.
 func (f *Filter) SetRPFilter(mode int) error {
 	if mode < RPOff || mode > RPLoose {
 		return fmt.Errorf("rp_filter %d: want 0, 1 or 2", mode)
@@ -118,12 +120,56 @@ func localKey(a netip.Addr) any {
 	return a.As16()
 }
 
-// RouteRequest asks whether the kernel accepts IPv4 queries from Src to Dst
-// on the filter's interface. Gen is the verdicts' generation it was asked in.
+// VLAN8021AD marks an 802.1ad tag in RouteRequest.VLAN.
+const VLAN8021AD = 0x8000
+
+// RouteRequest asks how the kernel would treat a query from Src to Dst that
+// arrived on the filter's interface with this VLAN tag (the VID, or'ed with
+// VLAN8021AD for an 802.1ad tag; 0 untagged) from the MAC address MAC: its
+// input check, and the route of the reply. Gen is the verdicts' generation
+// it was asked in.
 type RouteRequest struct {
 	Src, Dst netip.Addr
+	VLAN     uint16
+	MAC      [6]byte
 	Gen      uint32
 }
+
+// RouteVerdict is what the program does with a source's queries.
+type RouteVerdict uint8
+
+// The verdicts user space gives (the program's enum route_verdict).
+const (
+	// RouteOK: the reply's route leaves by the delivering device towards
+	// the MAC the query came from. Answered in place.
+	RouteOK = RouteVerdict(filterRouteVerdictROUTE_OK)
+	// RouteOKVia: the same device, another next hop on it. Answered in
+	// place, to Route.NextHop.
+	RouteOKVia = RouteVerdict(filterRouteVerdictROUTE_OK_VIA)
+	// RouteReject: the kernel's input check (rp_filter) refuses the source.
+	RouteReject = RouteVerdict(filterRouteVerdictROUTE_REJECT)
+	// RouteElsewhere: the reply leaves by another device, or has no route:
+	// the kernel sends it.
+	RouteElsewhere = RouteVerdict(filterRouteVerdictROUTE_ELSEWHERE)
+)
+
+// Route is a verdict with, for RouteOK and RouteOKVia, the reply's MACs:
+// the next hop's, and the delivering device's own as its source.
+type Route struct {
+	Verdict      RouteVerdict
+	NextHop, Own [6]byte
+}
+
+// The request's layout (struct route_request).
+const (
+	reqSrc    = 0
+	reqDst    = 16
+	reqGen    = 32
+	reqVLAN   = 36
+	reqFamily = 38
+	reqMAC    = 40
+	reqLen    = 48
+)
 
 // RouteReader reads the program's route requests.
 type RouteReader struct {
@@ -148,41 +194,67 @@ func (r *RouteReader) Read() (RouteRequest, error) {
 		if err := r.rd.ReadInto(&r.rec); err != nil {
 			return RouteRequest{}, err
 		}
-		s := r.rec.RawSample
-		if len(s) < 12 {
-			continue // never written by this program
+		if req, ok := parseRequest(r.rec.RawSample); ok {
+			return req, nil
 		}
-		return RouteRequest{
-			Src: netip.AddrFrom4([4]byte(s[0:4])),
-			Dst: netip.AddrFrom4([4]byte(s[4:8])),
-			Gen: binary.NativeEndian.Uint32(s[8:12]),
-		}, nil
 	}
+}
+
+// parseRequest reads a struct route_request; ok is false for anything this
+// program never writes.
+func parseRequest(s []byte) (req RouteRequest, ok bool) {
+	if len(s) < reqLen {
+		return req, false
+	}
+	switch s[reqFamily] {
+	case 4:
+		req.Src = netip.AddrFrom4([4]byte(s[reqSrc : reqSrc+4]))
+		req.Dst = netip.AddrFrom4([4]byte(s[reqDst : reqDst+4]))
+	case 6:
+		req.Src = netip.AddrFrom16([16]byte(s[reqSrc : reqSrc+16]))
+		req.Dst = netip.AddrFrom16([16]byte(s[reqDst : reqDst+16]))
+	default:
+		return req, false
+	}
+	req.Gen = binary.NativeEndian.Uint32(s[reqGen:])
+	req.VLAN = binary.NativeEndian.Uint16(s[reqVLAN:])
+	req.MAC = [6]byte(s[reqMAC : reqMAC+6])
+	return req, true
 }
 
 // Close makes a waiting Read return.
 func (r *RouteReader) Close() error { return r.rd.Close() }
 
-// SetRoute records the kernel's verdict on queries from src, asked in
-// generation gen. A verdict from an older generation is dropped: what it
-// was based on has changed since.
-func (f *Filter) SetRoute(src netip.Addr, ok bool, gen uint32) error {
-	if !src.Is4() {
-		return fmt.Errorf("route verdict for %s: IPv4 only", src)
+// SetRoute records the verdict on queries like req's (from its source,
+// with its VLAN tag). A verdict for an older generation than the current
+// one is dropped: what it was based on has changed since.
+func (f *Filter) SetRoute(req RouteRequest, r Route) error {
+	switch r.Verdict {
+	case RouteOK, RouteOKVia, RouteReject, RouteElsewhere:
+	default:
+		return fmt.Errorf("route verdict %d for %s: unknown", r.Verdict, req.Src)
+	}
+	if req.Src.Is6() && r.Verdict == RouteReject {
+		return fmt.Errorf("route verdict for %s: IPv6 has no reverse-path filter", req.Src)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if gen != f.cfg.RouteGen {
+	if req.Gen != f.cfg.RouteGen {
 		return nil
 	}
-	verdict := uint64(filterRouteVerdictROUTE_REJECT)
-	if ok {
-		verdict = uint64(filterRouteVerdictROUTE_OK)
+	st := filterRouteState{State: uint64(req.Gen)<<8 | uint64(r.Verdict)}
+	if r.Verdict == RouteOK || r.Verdict == RouteOKVia {
+		st.NextHop, st.Own = r.NextHop, r.Own
 	}
-	b := src.As4()
-	st := filterRouteState{State: uint64(gen)<<8 | verdict}
-	if err := f.objs.Routes4.Put(binary.NativeEndian.Uint32(b[:]), &st); err != nil {
-		return fmt.Errorf("recording route verdict for %s: %w", src, err)
+	var err error
+	if req.Src.Is4() {
+		b := req.Src.As4()
+		err = f.objs.Routes4.Put(filterRouteKey4{Addr: binary.NativeEndian.Uint32(b[:]), Vlan: req.VLAN}, &st)
+	} else {
+		err = f.objs.Routes6.Put(filterRouteKey6{Addr: req.Src.As16(), Vlan: req.VLAN}, &st)
+	}
+	if err != nil {
+		return fmt.Errorf("recording route verdict for %s: %w", req.Src, err)
 	}
 	return nil
 }

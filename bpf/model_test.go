@@ -23,14 +23,27 @@ type servedSet struct {
 	// is zero when there is none) and its local addresses.
 	mac, master [6]byte
 	local       map[netip.Addr]bool
+
+	// What user space found of each source's route (by source and VLAN
+	// tag, as RouteRequest.VLAN). A source it has no verdict for goes to
+	// the kernel while it is asked about; asked collects them.
+	routes map[routeKey]Route
+	asked  map[routeKey]bool
+}
+
+type routeKey struct {
+	src  netip.Addr
+	vlan uint16
 }
 
 func newServedSet(aps ...netip.AddrPort) *servedSet {
 	s := &servedSet{
-		v4:    make(map[[4]byte]map[uint16]bool),
-		v6:    make(map[[16]byte]map[uint16]bool),
-		ports: make(map[uint16]bool),
-		local: make(map[netip.Addr]bool),
+		v4:     make(map[[4]byte]map[uint16]bool),
+		v6:     make(map[[16]byte]map[uint16]bool),
+		ports:  make(map[uint16]bool),
+		local:  make(map[netip.Addr]bool),
+		routes: make(map[routeKey]Route),
+		asked:  make(map[routeKey]bool),
 	}
 	for _, ap := range aps {
 		a, p := ap.Addr(), ap.Port()
@@ -78,6 +91,53 @@ func (s *servedSet) martian(src, dst []byte, sport uint16) bool {
 	return sport == 0 || s.local[a] || martianAddr(a) || martianAddr(d)
 }
 
+// route is what happens to a query from src that passed every other check:
+// answered in place (Redirect) on an OK verdict, else passed for the
+// verdict's reason, or pending while user space is asked.
+func (s *servedSet) route(src []byte, vlan uint16) Counter {
+	a, _ := netip.AddrFromSlice(src)
+	k := routeKey{a, vlan}
+	r, ok := s.routes[k]
+	if !ok {
+		s.asked[k] = true
+		return PassRoutePending
+	}
+	switch r.Verdict {
+	case RouteOK, RouteOKVia:
+		return Redirect
+	case RouteReject:
+		return PassRPFilter
+	}
+	return PassElsewhere
+}
+
+// reply is the frame the filter hands its socket for a query it answers in
+// place: the Ethernet addresses crosswise, so that the datapath's swap
+// sends the reply from the device's own MAC to the route's next hop.
+func (s *servedSet) reply(frame []byte) []byte {
+	src, vlan := frameSource(frame)
+	r := s.routes[routeKey{src, vlan}]
+	out := append([]byte(nil), frame...)
+	copy(out[0:6], r.Own[:])
+	copy(out[6:12], r.NextHop[:])
+	return out
+}
+
+// frameSource is the route key of a well-formed query frame.
+func frameSource(frame []byte) (netip.Addr, uint16) {
+	l3, vlan := 14, uint16(0)
+	switch binary.BigEndian.Uint16(frame[12:14]) {
+	case 0x8100:
+		l3, vlan = 18, binary.BigEndian.Uint16(frame[14:16])&0x0fff
+	case 0x88a8:
+		l3, vlan = 18, binary.BigEndian.Uint16(frame[14:16])&0x0fff|VLAN8021AD
+	}
+	if frame[l3]>>4 == 4 {
+		return netip.AddrFrom4([4]byte(frame[l3+12 : l3+16])), vlan
+	}
+	return netip.AddrFrom16([16]byte(frame[l3+8 : l3+24])), vlan
+}
+
 func martianAddr(a netip.Addr) bool {
 	if a.Is4() {
 		first := a.As4()[0]
@@ -110,27 +170,33 @@ func modelClassify(frame []byte, s *servedSet) Counter {
 		return PassMalformed
 	}
 	etherType := binary.BigEndian.Uint16(frame[12:14])
-	l3 := 14
+	l3, vlan := 14, uint16(0)
 	if etherType == tag8021Q || etherType == tag8021AD {
 		// One tag: TCI, then the inner EtherType. A second tag is not
-		// looked into: its TPID is simply not IPv4 or IPv6.
+		// looked into: its TPID is simply not IPv4 or IPv6. The VID
+		// (and which kind of tag) picks the device the kernel delivers
+		// to, whose route verdict applies.
 		if len(frame) < 18 {
 			return PassMalformed
+		}
+		vlan = binary.BigEndian.Uint16(frame[14:16]) & 0x0fff
+		if etherType == tag8021AD {
+			vlan |= VLAN8021AD
 		}
 		etherType = binary.BigEndian.Uint16(frame[16:18])
 		l3 = 18
 	}
 	switch etherType {
 	case etherIPv4:
-		return modelIPv4(frame, l3, s)
+		return modelIPv4(frame, l3, vlan, s)
 	case etherIPv6:
-		return modelIPv6(frame, l3, s)
+		return modelIPv6(frame, l3, vlan, s)
 	default:
 		return PassNotIP
 	}
 }
 
-func modelIPv4(frame []byte, l3 int, s *servedSet) Counter {
+func modelIPv4(frame []byte, l3 int, vlan uint16, s *servedSet) Counter {
 	ip := frame[l3:]
 	if len(ip) < 20 {
 		return PassMalformed
@@ -162,14 +228,14 @@ func modelIPv4(frame []byte, l3 int, s *servedSet) Counter {
 	if s.martian(ip[12:16], ip[16:20], sport) || !s.forUs(frame) {
 		return PassMartian
 	}
-	return Redirect
+	return s.route(ip[12:16], vlan)
 }
 
 // ipv6Ext are the next-header values of IPv6 extension headers other than
 // the fragment header (44), which is counted as a fragment.
 var ipv6Ext = map[byte]bool{0: true, 43: true, 50: true, 51: true, 60: true, 135: true, 139: true, 140: true, 253: true, 254: true}
 
-func modelIPv6(frame []byte, l3 int, s *servedSet) Counter {
+func modelIPv6(frame []byte, l3 int, vlan uint16, s *servedSet) Counter {
 	ip := frame[l3:]
 	if len(ip) < 40 {
 		return PassMalformed
@@ -200,7 +266,7 @@ func modelIPv6(frame []byte, l3 int, s *servedSet) Counter {
 	if s.martian(ip[8:24], ip[24:40], sport) || !s.forUs(frame) {
 		return PassMartian
 	}
-	return Redirect
+	return s.route(ip[8:24], vlan)
 }
 
 // modelUDP checks the UDP header at frame[start:] and the DNS header behind

@@ -44,44 +44,74 @@ enum counter {
 	CNT_PASS_MALFORMED,  // truncated headers or length fields that lie
 	CNT_PASS_MARTIAN,    // a source or frame the kernel's input checks drop
 	CNT_PASS_RP_FILTER,  // the kernel's reverse-path check rejects the source
-	CNT_PASS_ROUTE_PENDING, // the source's reverse path is not known yet
+	CNT_PASS_ROUTE_PENDING, // the source's route is not known yet
+	CNT_PASS_ROUTED_ELSEWHERE, // the reply would leave by another device, or there is no route
 	CNT_MAX,
 };
 
-// Route verdicts for IPv4 sources, in the low byte of route_state.state.
+// Route verdicts for a source, in the low byte of route_state.state.
 enum route_verdict {
-	ROUTE_PENDING = 0, // asked for, not answered yet
-	ROUTE_OK = 1,      // the kernel's input route check accepts the source
-	ROUTE_REJECT = 2,  // it does not: the kernel drops such queries
+	ROUTE_PENDING = 0,   // asked for, not answered yet
+	ROUTE_OK = 1,        // the reply's route leaves by the delivering device, to the query's source MAC
+	ROUTE_REJECT = 2,    // the kernel's input check (rp_filter) refuses the source
+	ROUTE_OK_VIA = 3,    // the same device, another next hop: reply to route_state.next_hop
+	ROUTE_ELSEWHERE = 4, // another device, or no route: the kernel sends the reply
 };
 
 // Keeps the enums in BTF so bpf2go generates their Go constants.
 const enum counter *unused_counter __attribute__((unused));
 const enum route_verdict *unused_route_verdict __attribute__((unused));
 const struct route_request *unused_route_request __attribute__((unused));
+const struct route_key4 *unused_route_key4 __attribute__((unused));
+const struct route_key6 *unused_route_key6 __attribute__((unused));
 
 // What user space tells the program about the interface, so that it can
 // mirror the kernel's input checks. One entry.
 struct filter_config {
 	__u8 mac[6];        // the interface's own MAC
 	__u8 master_mac[6]; // its bridge's MAC on a bridge port, else zero
-	__u32 rp_filter;    // IPv4 reverse-path check: 0 off, 1 strict, 2 loose
+	__u32 rp_filter;    // the kernel's rp_filter the verdicts were found under (a record: not read here)
 	__u32 route_gen;    // route verdicts of another generation are stale
 };
 
-// An IPv4 source's route verdict: (generation << 8) | verdict in one word,
-// so a reader never sees the verdict of one generation with another's
-// number; asked is when the program last asked user space.
+// A source's route verdict: (generation << 8) | verdict in one word, so a
+// reader never sees the verdict of one generation with another's number;
+// asked is when the program last asked user space. For ROUTE_OK and
+// ROUTE_OK_VIA the two MACs are the reply's: the datapath swaps the query's
+// Ethernet addresses, so they are written into the query crosswise.
 struct route_state {
 	__u64 state;
 	__u64 asked;
+	__u8 next_hop[6]; // the reply's destination: the route's next hop
+	__u8 own[6];      // the reply's source: the delivering device's MAC
+	__u32 pad;
 };
 
-// A request to user space: check the route of a query from src to dst.
+// The verdict depends on the device the kernel delivers to, so the VLAN tag
+// is part of the key: its VID, bit 15 set for an 802.1ad tag, 0 untagged.
+struct route_key4 {
+	__u32 addr;
+	__u16 vlan;
+	__u16 pad;
+};
+
+struct route_key6 {
+	__u8 addr[16];
+	__u16 vlan;
+	__u16 pad;
+};
+
+// A request to user space: check the route of a query from src to dst
+// (IPv4 in the first 4 bytes) that arrived with this VLAN tag from mac.
 struct route_request {
-	__u32 src;
-	__u32 dst;
+	__u8 src[16];
+	__u8 dst[16];
 	__u32 gen;
+	__u16 vlan;
+	__u8 family; // 4 or 6
+	__u8 pad;
+	__u8 mac[6];
+	__u16 pad2;
 };
 
 // Keys are in network byte order, as they stand in the packet.
@@ -165,9 +195,16 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_ROUTES);
-	__type(key, __u32);
+	__type(key, struct route_key4);
 	__type(value, struct route_state);
 } routes4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_ROUTES);
+	__type(key, struct route_key6);
+	__type(value, struct route_state);
+} routes6 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -265,39 +302,103 @@ static __always_inline int martian6(const struct in6_addr *saddr, const struct i
 	return bpf_map_lookup_elem(&local6, saddr) != NULL;
 }
 
-// route_check4 answers with the kernel's own reverse-path verdict for an
-// IPv4 source, which user space asks the kernel for (an input route lookup
-// with the ingress interface) and caches here. An unknown source goes to
-// the kernel, which checks it itself, while user space finds out.
-static __always_inline int route_check4(__u32 saddr, __u32 daddr, const struct filter_config *cfg)
-{
-	if (cfg->rp_filter == 0)
-		return CNT_REDIRECT;
+// The reply's MACs when it may be sent in place (route_state's order).
+struct reply_macs {
+	__u8 next_hop[6];
+	__u8 own[6];
+};
 
-	__u32 gen = cfg->route_gen;
-	struct route_state *st = bpf_map_lookup_elem(&routes4, &saddr);
-	__u64 state = st ? st->state : 0; // read once: one word, one generation
-	int known = st && (__u32)(state >> 8) == gen;
-	if (known) {
-		__u8 verdict = state & 0xff;
-		if (verdict == ROUTE_OK)
-			return CNT_REDIRECT;
-		if (verdict == ROUTE_REJECT)
-			return CNT_PASS_RP_FILTER;
+// route_decide turns a source's cached verdict into what to do with its
+// query, copying the reply's MACs out for an answer in place. It returns -1
+// when user space must be asked: the source is unknown, its verdict is of
+// an older generation, or it was asked about so long ago that the question
+// must have been lost.
+static __always_inline int route_decide(const struct route_state *st, __u32 gen, struct reply_macs *macs)
+{
+	if (!st)
+		return -1;
+	__u64 state = st->state; // read once: one word, one generation
+	if ((__u32)(state >> 8) != gen)
+		return -1;
+	switch (state & 0xff) {
+	case ROUTE_OK:
+	case ROUTE_OK_VIA:
+		__builtin_memcpy(macs, st->next_hop, sizeof(*macs));
+		return CNT_REDIRECT;
+	case ROUTE_REJECT:
+		return CNT_PASS_RP_FILTER;
+	case ROUTE_ELSEWHERE:
+		return CNT_PASS_ROUTED_ELSEWHERE;
 	}
-	// Unknown, or asked about and not answered yet: the clock only here.
-	__u64 now = bpf_ktime_get_ns();
-	if (known && now - st->asked < ROUTE_ASK_AGAIN_NS)
+	// Pending: the clock only here, off the path of known sources.
+	if (bpf_ktime_get_ns() - st->asked < ROUTE_ASK_AGAIN_NS)
 		return CNT_PASS_ROUTE_PENDING;
-	struct route_state pending = { .state = (__u64)gen << 8 | ROUTE_PENDING, .asked = now };
-	bpf_map_update_elem(&routes4, &saddr, &pending, BPF_ANY);
+	return -1;
+}
+
+static __always_inline struct route_state route_pending(__u32 gen)
+{
+	struct route_state st = { .state = (__u64)gen << 8 | ROUTE_PENDING, .asked = bpf_ktime_get_ns() };
+	return st;
+}
+
+// route_ask asks user space about a source; a full ring loses the question,
+// which is asked again after ROUTE_ASK_AGAIN_NS.
+static __always_inline void route_ask(__u8 family, const void *src, const void *dst, __u32 len,
+				      __u16 vlan, __u32 gen, const struct ethhdr *eth)
+{
 	struct route_request *req = bpf_ringbuf_reserve(&route_requests, sizeof(*req), 0);
-	if (req) {
-		req->src = saddr;
-		req->dst = daddr;
-		req->gen = gen;
-		bpf_ringbuf_submit(req, 0);
+	if (!req)
+		return;
+	__builtin_memset(req, 0, sizeof(*req));
+	if (len == 4) {
+		__builtin_memcpy(req->src, src, 4);
+		__builtin_memcpy(req->dst, dst, 4);
+	} else {
+		__builtin_memcpy(req->src, src, 16);
+		__builtin_memcpy(req->dst, dst, 16);
 	}
+	req->gen = gen;
+	req->vlan = vlan;
+	req->family = family;
+	__builtin_memcpy(req->mac, eth->h_source, sizeof(req->mac));
+	bpf_ringbuf_submit(req, 0);
+}
+
+// route_check4 answers with the verdict user space found for an IPv4
+// source on the device the kernel delivers to: the kernel's own input check
+// (rp_filter) and the output route of the reply with its next hop's MAC.
+// An unknown source goes to the kernel, which answers it itself, while user
+// space finds out.
+static __always_inline int route_check4(const struct ethhdr *eth, __u16 vlan, __u32 saddr, __u32 daddr,
+					const struct filter_config *cfg, struct reply_macs *macs)
+{
+	struct route_key4 key = { .addr = saddr, .vlan = vlan };
+	__u32 gen = cfg->route_gen;
+	int c = route_decide(bpf_map_lookup_elem(&routes4, &key), gen, macs);
+	if (c >= 0)
+		return c;
+	struct route_state pending = route_pending(gen);
+	bpf_map_update_elem(&routes4, &key, &pending, BPF_ANY);
+	route_ask(4, &saddr, &daddr, 4, vlan, gen, eth);
+	return CNT_PASS_ROUTE_PENDING;
+}
+
+// route_check6 is route_check4 for IPv6, which has no reverse-path filter:
+// only the reply's route is checked.
+static __always_inline int route_check6(const struct ethhdr *eth, __u16 vlan, const struct in6_addr *saddr,
+					const struct in6_addr *daddr, const struct filter_config *cfg,
+					struct reply_macs *macs)
+{
+	struct route_key6 key = { .vlan = vlan };
+	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
+	__u32 gen = cfg->route_gen;
+	int c = route_decide(bpf_map_lookup_elem(&routes6, &key), gen, macs);
+	if (c >= 0)
+		return c;
+	struct route_state pending = route_pending(gen);
+	bpf_map_update_elem(&routes6, &key, &pending, BPF_ANY);
+	route_ask(6, saddr, daddr, 16, vlan, gen, eth);
 	return CNT_PASS_ROUTE_PENDING;
 }
 
@@ -337,7 +438,8 @@ static __always_inline int check_udp(struct udphdr *udp, void *ip_payload_end,
 	return CNT_REDIRECT;
 }
 
-static __always_inline int parse_ipv4(const struct ethhdr *eth, void *l3, void *data_end)
+static __always_inline int parse_ipv4(const struct ethhdr *eth, __u16 vlan, void *l3, void *data_end,
+				      struct reply_macs *macs)
 {
 	struct iphdr *ip = l3;
 
@@ -370,7 +472,7 @@ static __always_inline int parse_ipv4(const struct ethhdr *eth, void *l3, void *
 	struct filter_config *cfg = get_config();
 	if (!cfg || martian4(ip->saddr, ip->daddr, udp->source) || !for_us(eth, cfg))
 		return CNT_PASS_MARTIAN;
-	return route_check4(ip->saddr, ip->daddr, cfg);
+	return route_check4(eth, vlan, ip->saddr, ip->daddr, cfg, macs);
 }
 
 static __always_inline int is_ipv6_ext(__u8 nh)
@@ -391,7 +493,8 @@ static __always_inline int is_ipv6_ext(__u8 nh)
 	return 0;
 }
 
-static __always_inline int parse_ipv6(const struct ethhdr *eth, void *l3, void *data_end)
+static __always_inline int parse_ipv6(const struct ethhdr *eth, __u16 vlan, void *l3, void *data_end,
+				      struct reply_macs *macs)
 {
 	struct ipv6hdr *ip6 = l3;
 
@@ -422,15 +525,15 @@ static __always_inline int parse_ipv6(const struct ethhdr *eth, void *l3, void *
 	if (!bpf_map_lookup_elem(&served6, &key))
 		return CNT_PASS_ADDR;
 
-	// IPv6 has no reverse-path filter.
 	struct filter_config *cfg = get_config();
 	if (!cfg || martian6(&ip6->saddr, &ip6->daddr, udp->source) || !for_us(eth, cfg))
 		return CNT_PASS_MARTIAN;
-	return CNT_REDIRECT;
+	return route_check6(eth, vlan, &ip6->saddr, &ip6->daddr, cfg, macs);
 }
 
 // classify decides what a frame is; the caller turns that into a verdict.
-static __always_inline int classify(struct xdp_md *ctx)
+// For a query to answer in place, macs are the reply's.
+static __always_inline int classify(struct xdp_md *ctx, struct reply_macs *macs)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -441,37 +544,66 @@ static __always_inline int classify(struct xdp_md *ctx)
 
 	void *l3 = eth + 1;
 	__u16 proto = eth->h_proto;
+	__u16 vlan = 0;
 	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
 		// One tag: the reply is sent with the same tag. Stacked tags go
-		// to the kernel.
+		// to the kernel. The tag picks the device the kernel delivers
+		// to, so it is part of the route key.
 		if (l3 + 4 > data_end)
 			return CNT_PASS_MALFORMED;
+		vlan = bpf_ntohs(*(__u16 *)l3) & 0x0fff;
+		if (proto == bpf_htons(ETH_P_8021AD))
+			vlan |= 0x8000;
 		proto = *(__u16 *)(l3 + 2);
 		l3 += 4;
 	}
 
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(eth, l3, data_end);
+		return parse_ipv4(eth, vlan, l3, data_end, macs);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(eth, l3, data_end);
+		return parse_ipv6(eth, vlan, l3, data_end, macs);
 	return CNT_PASS_NOT_IP;
+}
+
+// redirect hands the frame to the queue's socket with the reply's MACs
+// written in crosswise: the datapath swaps the query's Ethernet addresses,
+// so the reply goes to the route's next hop from the delivering device's
+// own MAC (never from a broadcast or multicast one). A frame that goes to
+// the kernel after all leaves as it came.
+static __always_inline int redirect(struct xdp_md *ctx, __u32 queue, const struct reply_macs *macs)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > data_end) // re-proven for the verifier
+		return count(CNT_PASS_MALFORMED, XDP_PASS);
+	__u8 orig[12];
+	__builtin_memcpy(orig, eth, sizeof(orig));
+	__builtin_memcpy(eth->h_dest, macs->own, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, macs->next_hop, ETH_ALEN);
+
+	// The entry can vanish between lookup and redirect (a socket being
+	// closed); the fallback action then is XDP_PASS, counted as such.
+	int act = bpf_redirect_map(&xsks, queue, XDP_PASS);
+	if (act == XDP_REDIRECT)
+		return count(CNT_REDIRECT, act);
+	__builtin_memcpy(eth, orig, sizeof(orig));
+	return count(CNT_PASS_NO_SOCKET, act);
 }
 
 SEC("xdp")
 int xdp_dns(struct xdp_md *ctx)
 {
-	int c = classify(ctx);
+	struct reply_macs macs = {};
+	int c = classify(ctx, &macs);
 	if (c != CNT_REDIRECT)
 		return count(c, XDP_PASS);
 
 	__u32 queue = ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&xsks, &queue))
 		return count(CNT_PASS_NO_SOCKET, XDP_PASS);
-
-	// The entry can vanish between lookup and redirect (a socket being
-	// closed); the fallback action then is XDP_PASS, counted as such.
-	int act = bpf_redirect_map(&xsks, queue, XDP_PASS);
-	return count(act == XDP_REDIRECT ? CNT_REDIRECT : CNT_PASS_NO_SOCKET, act);
+	return redirect(ctx, queue, &macs);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

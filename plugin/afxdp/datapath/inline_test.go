@@ -52,6 +52,7 @@ func TestInlineAnswers(t *testing.T) {
 	opts.MaxWorkers, opts.MaxPending, opts.Batch = 2, 8, 8
 	i := openWith(t, tb, opts, h)
 	defer close(h.blocked)
+	prime(t, tb, i, "inline.example.")
 	// Fill the slots with queries that will wait (their clients give up).
 	var stuck sync.WaitGroup
 	defer stuck.Wait()

@@ -20,7 +20,7 @@ const rpPoll = time.Second
 
 // mirror keeps the filter's copy of the kernel's input checks current: the
 // interface's MACs, the namespace's local addresses, the rp_filter setting,
-// and the kernel's verdict on each IPv4 source the program asks about. The
+// and the verdict on each source the program asks about (routing.go). The
 // same rtnetlink announcements keep the TX path's MTU current and tell the
 // owner when the RX queue count changed. It is built in the interface's
 // network namespace (by Open) and follows it from any goroutine afterwards.
@@ -30,7 +30,10 @@ type mirror struct {
 	filter  *bpf.Filter
 	conn    *route.Conn
 	watch   *route.Watcher
+	neigh   *route.Watcher
 	rp      *route.RPFilter
+	devs    atomic.Pointer[devices] // where the kernel delivers frames, by VLAN tag
+	hops    hops
 	reqs    *bpf.RouteReader
 	mtu     *atomic.Int64 // the interface's, kept current for the TX path
 	queues  *xsk.QueueCounter
@@ -45,7 +48,8 @@ type mirror struct {
 // startMirror tells the filter what the kernel knows now and starts
 // following it. The filter is right before the first frame arrives.
 func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQueue func(int)) (_ *mirror, err error) {
-	m := &mirror{name: name, index: index, filter: f, mtu: mtu, onQueue: onQueue, changed: make(chan struct{}, 1), stop: make(chan struct{})}
+	m := &mirror{name: name, index: index, filter: f, mtu: mtu, onQueue: onQueue, changed: make(chan struct{}, 1), stop: make(chan struct{}),
+		hops: hops{mac: make(map[nextHop]hop)}}
 	defer func() {
 		if err != nil {
 			m.close()
@@ -78,15 +82,18 @@ func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQue
 	if err != nil {
 		return nil, err
 	}
+	if m.neigh, err = route.WatchNeighbours(m.neighbourChanged, m.countedFlush); err != nil {
+		return nil, err
+	}
 	m.wg.Add(2)
 	go m.answer()
 	go m.follow()
 	return m, nil
 }
 
-// sync re-reads the MTU, the MACs and local addresses and forgets every
-// route verdict: whatever changed, the kernel may now judge sources
-// differently.
+// sync re-reads the MTU, the MACs, the delivering devices and local
+// addresses and forgets every route verdict: whatever changed, the kernel
+// may now judge sources differently.
 func (m *mirror) sync() error {
 	l, err := m.conn.Link(m.index)
 	if err != nil {
@@ -111,6 +118,11 @@ func (m *mirror) sync() error {
 	if err := m.filter.SetMACs(l.MAC, master); err != nil {
 		return fmt.Errorf("interface %s: %w", m.name, err)
 	}
+	devs, err := readDevices(m.conn, l)
+	if err != nil {
+		return err
+	}
+	m.devs.Store(&devs)
 	addrs, err := m.conn.LocalAddrs()
 	if err != nil {
 		return err
@@ -118,7 +130,27 @@ func (m *mirror) sync() error {
 	if err := m.filter.SetLocalAddrs(addrs); err != nil {
 		return fmt.Errorf("interface %s: %w", m.name, err)
 	}
+	return m.flush()
+}
+
+// flush forgets every verdict.
+func (m *mirror) flush() error {
+	m.hops.reset()
 	return m.filter.FlushRoutes()
+}
+
+func (m *mirror) countedFlush() {
+	if err := m.flush(); err != nil {
+		m.errs.Add(1)
+	}
+}
+
+// neighbourChanged flushes the verdicts when a next hop they send to got
+// another MAC or became unreachable (hops.stale says which changes count).
+func (m *mirror) neighbourChanged(ch route.NeighbourChange) {
+	if m.hops.stale(ch) {
+		m.countedFlush()
+	}
 }
 
 // pollRP sets the filter's rp_filter mode if it differs from last.
@@ -131,6 +163,7 @@ func (m *mirror) pollRP(last int) (int, error) {
 		mode = bpf.RPStrict
 	}
 	if mode != last {
+		m.hops.reset()
 		if err := m.filter.SetRPFilter(mode); err != nil {
 			return last, err
 		}
@@ -161,8 +194,9 @@ func (m *mirror) follow() {
 }
 
 // answer asks the kernel about each source the program asks about. A
-// source it could not ask about stays pending: the program passes its
-// queries to the kernel and asks again a second later.
+// source it could not ask about, or whose next hop is not resolved yet,
+// stays pending: the program passes its queries to the kernel and asks
+// again a second later.
 func (m *mirror) answer() {
 	defer m.wg.Done()
 	for {
@@ -174,11 +208,14 @@ func (m *mirror) answer() {
 			m.errs.Add(1)
 			continue
 		}
-		ok, err := m.conn.InputOK(m.index, req.Src, req.Dst)
-		if err == nil {
-			err = m.filter.SetRoute(req.Src, ok, req.Gen)
+		if m.hops.full() {
+			m.countedFlush()
 		}
-		if err != nil {
+		r, err := m.judge(req)
+		if err == nil {
+			err = m.filter.SetRoute(req, r)
+		}
+		if err != nil && !errors.Is(err, errPending) {
 			m.errs.Add(1)
 		}
 	}
@@ -187,6 +224,7 @@ func (m *mirror) answer() {
 func (m *mirror) close() {
 	close(m.stop)
 	m.watch.Stop()
+	m.neigh.Stop()
 	if m.reqs != nil {
 		m.reqs.Close()
 	}

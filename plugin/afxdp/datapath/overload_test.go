@@ -75,6 +75,7 @@ func TestCPUOverloadNoHandoff(t *testing.T) {
 	opts := DefaultOptions()
 	opts.MaxPending, opts.Batch, opts.MaxWorkers = 32, 16, 4
 	i := openWith(t, tb, opts, HandlerFunc(spin))
+	prime(t, tb, i, "prime.example.")
 	answered := flood(t, tb, srv4, 4000, 3*time.Second)
 	if h := handoffs(i); h != 0 {
 		t.Errorf("handed to the kernel %d times while the CPU was only behind", h)
@@ -94,6 +95,7 @@ func TestBlockedMissesHandOff(t *testing.T) {
 	opts.MaxPending, opts.Batch, opts.MaxWorkers = 32, 16, 64
 	release := make(chan struct{})
 	i := openWith(t, tb, opts, HandlerFunc(func(r *Request) { <-release; echo(r) }))
+	prime(t, tb, i, "prime.example.") // one query blocked: the flood's are more than the slots anyway
 	flood(t, tb, srv4, 40, 300*time.Millisecond)
 	// The blocked ones count only after blockedAfter; new queries then
 	// find the queue handed off.

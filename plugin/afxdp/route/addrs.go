@@ -69,7 +69,8 @@ type Link struct {
 	Name   string
 	MAC    net.HardwareAddr
 	MTU    int
-	Master int // the index of its bridge (or other master), 0 if none
+	Master int    // the index of its bridge (or other master), 0 if none
+	Kind   string // "bridge", "vlan", "veth", ...; empty for a plain device
 	Up     bool
 }
 
@@ -92,7 +93,7 @@ func (c *Conn) Link(index int) (Link, error) {
 			return Link{}, fmt.Errorf("reading interface %d: %w", index, err)
 		}
 		for _, a := range attrs {
-			switch a.Attr.Type {
+			switch a.Attr.Type &^ unix.NLA_F_NESTED {
 			case unix.IFLA_ADDRESS:
 				l.MAC = net.HardwareAddr(a.Value)
 			case unix.IFLA_IFNAME:
@@ -101,6 +102,9 @@ func (c *Conn) Link(index int) (Link, error) {
 				l.MTU = int(binary.NativeEndian.Uint32(a.Value))
 			case unix.IFLA_MASTER:
 				l.Master = int(binary.NativeEndian.Uint32(a.Value))
+			case unix.IFLA_LINKINFO:
+				kind := nested(a.Value)[unix.IFLA_INFO_KIND]
+				l.Kind = string(kind[:max(0, len(kind)-1)])
 			}
 		}
 		return l, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -26,6 +27,33 @@ const (
 // Watch starts watching the groups (Addrs, Routes, Links, or'ed) in the
 // calling thread's network namespace.
 func Watch(groups uint32, onChange func()) (*Watcher, error) {
+	return watch(groups, func([]byte, error) { onChange() })
+}
+
+// WatchNeighbours calls onChange with each change of the neighbour table
+// in the calling thread's network namespace, and onLost when announcements
+// were lost (the socket's buffer overflowed): anything may have changed.
+func WatchNeighbours(onChange func(NeighbourChange), onLost func()) (*Watcher, error) {
+	return watch(unix.RTMGRP_NEIGH, func(b []byte, err error) {
+		if err != nil {
+			onLost()
+			return
+		}
+		msgs, err := syscall.ParseNetlinkMessage(b)
+		if err != nil {
+			onLost()
+			return
+		}
+		for i := range msgs {
+			if ch, ok := parseNeighbour(&msgs[i]); ok {
+				onChange(ch)
+			}
+		}
+	})
+}
+
+// watch calls fn with each datagram read, or the read's error.
+func watch(groups uint32, fn func(b []byte, err error)) (*Watcher, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, fmt.Errorf("opening rtnetlink watch: %w", err)
@@ -40,11 +68,11 @@ func Watch(groups uint32, onChange func()) (*Watcher, error) {
 	go func() {
 		buf := make([]byte, 1<<16)
 		for {
-			_, err := w.f.Read(buf)
+			n, err := w.f.Read(buf)
 			if errors.Is(err, os.ErrClosed) {
 				return
 			}
-			onChange()
+			fn(buf[:n], err)
 		}
 	}()
 	return w, nil
