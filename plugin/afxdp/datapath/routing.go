@@ -62,8 +62,9 @@ func mac6(b net.HardwareAddr) (m [6]byte) {
 }
 
 // errPending: the next hop's MAC is not known yet. The source stays
-// pending: its queries go to the kernel, which resolves the neighbour, and
-// the program asks again a second later.
+// pending: its queries go to the kernel while the kernel resolves the next
+// hop (asked to by judge, as the kernel's own reply would), and the
+// program asks again a second later.
 var errPending = errors.New("next hop unresolved")
 
 // judge finds the verdict on queries like req's.
@@ -99,6 +100,9 @@ func (m *mirror) judge(req bpf.RouteRequest) (bpf.Route, error) {
 		return bpf.Route{}, err
 	}
 	if !found || !n.Usable() {
+		if err := m.conn.Resolve(dev.index, path.NextHop); err != nil {
+			return bpf.Route{}, err
+		}
 		return bpf.Route{}, errPending
 	}
 	mac := mac6(n.MAC)

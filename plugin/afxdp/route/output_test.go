@@ -90,6 +90,22 @@ func TestNeighbour(t *testing.T) {
 		t.Fatalf("after a datagram: %+v found %v, %v; want %s reachable", n, found, err, peerMAC)
 	}
 
+	// Asked to, the kernel resolves an address it never sent to.
+	h.peer.Run("ip", "addr", "add", "fd00::2/64", "dev", "pa", "nodad")
+	if err := h.conn.Resolve(h.a.Index, a("fd00::2")); err != nil {
+		t.Fatal(err)
+	}
+	// Probes repeat every second: the first may go before the link-local
+	// addresses are out of duplicate address detection.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if n, _, err = h.conn.Neighbour(h.a.Index, a("fd00::2")); err != nil || n.Usable() {
+			break
+		}
+	}
+	if err != nil || n.MAC.String() != peerMAC || !n.Usable() {
+		t.Fatalf("resolved: %+v, %v; want %s", n, err, peerMAC)
+	}
+
 	h.ns.Run("ip", "neigh", "add", "198.18.0.7", "lladdr", "02:00:00:00:00:07", "dev", "ra", "nud", "stale")
 	h.ns.Run("ip", "neigh", "add", "fd00::7", "lladdr", "02:00:00:00:00:08", "dev", "ra", "nud", "permanent")
 	h.ns.Run("ip", "neigh", "add", "198.18.0.8", "dev", "ra", "nud", "incomplete")
