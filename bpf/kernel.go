@@ -74,7 +74,7 @@ func (f *Filter) putConfig(cfg filterFilterConfig) error {
 }
 
 // SetLocalAddrs makes addrs the local addresses that the program refuses as
-// query sources.
+// query sources. Adding one forgets every route verdict.
 func (f *Filter) SetLocalAddrs(addrs []netip.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -92,6 +92,9 @@ func (f *Filter) SetLocalAddrs(addrs []netip.Addr) error {
 			delete(f.local, a)
 		}
 	}
+	if err := f.forgetForNew(want); err != nil {
+		return err
+	}
 	for a := range want {
 		if f.local[a] {
 			continue
@@ -103,6 +106,20 @@ func (f *Filter) SetLocalAddrs(addrs []netip.Addr) error {
 		f.local[a] = true
 	}
 	return errors.Join(errs...)
+}
+
+// forgetForNew starts a new generation of route verdicts before an address
+// becomes local: the program checks only sources without an
+// answer-in-place verdict against the local addresses.
+func (f *Filter) forgetForNew(want map[netip.Addr]bool) error {
+	for a := range want {
+		if !f.local[a] {
+			cfg := f.cfg
+			cfg.RouteGen++
+			return f.putConfig(cfg)
+		}
+	}
+	return nil
 }
 
 func (f *Filter) localMap(a netip.Addr) *ebpf.Map {

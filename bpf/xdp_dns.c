@@ -258,8 +258,8 @@ static __always_inline int for_us(const struct ethhdr *eth, const struct filter_
 
 // Sources ip_route_input_slow refuses (zeronet, loopback, multicast, limited
 // broadcast), class E with them, and any local address (fib_validate_source
-// rejects a source that is local or a directed broadcast). sport 0 cannot
-// be answered by a socket.
+// rejects a source that is local or a directed broadcast: is_local, checked
+// with the route). sport 0 cannot be answered by a socket.
 static __always_inline int martian4_addr(__u32 addr)
 {
 	__u8 top = bpf_ntohl(addr) >> 24;
@@ -271,14 +271,12 @@ static __always_inline int martian4_addr(__u32 addr)
 // too (a block bound to 127.0.0.1): martian_destination.
 static __always_inline int martian4(__u32 saddr, __u32 daddr, __u16 sport)
 {
-	if (martian4_addr(saddr) || martian4_addr(daddr) || sport == 0)
-		return 1;
-	return bpf_map_lookup_elem(&local4, &saddr) != NULL;
+	return martian4_addr(saddr) || martian4_addr(daddr) || sport == 0;
 }
 
 // ip6_rcv_core drops multicast, loopback and v4-mapped sources (and
 // loopback and v4-mapped destinations); the unspecified address and port 0
-// cannot be answered; local sources are refused as for IPv4.
+// cannot be answered; local sources are refused as for IPv4 (is_local).
 static __always_inline int martian6_addr(const struct in6_addr *a)
 {
 	__u32 w0 = a->in6_u.u6_addr32[0], w1 = a->in6_u.u6_addr32[1];
@@ -297,9 +295,17 @@ static __always_inline int martian6_addr(const struct in6_addr *a)
 
 static __always_inline int martian6(const struct in6_addr *saddr, const struct in6_addr *daddr, __u16 sport)
 {
-	if (sport == 0 || martian6_addr(saddr) || martian6_addr(daddr))
-		return 1;
-	return bpf_map_lookup_elem(&local6, saddr) != NULL;
+	return sport == 0 || martian6_addr(saddr) || martian6_addr(daddr);
+}
+
+// is_local says whether a source is one of the namespace's own addresses,
+// which the kernel refuses. The route check asks only for sources without
+// an answer-in-place verdict: user space never gives one to a local source,
+// and adding a local address starts a new generation (SetLocalAddrs), so
+// the one lookup of a known source is its route's.
+static __always_inline int is_local(void *map, const void *saddr)
+{
+	return bpf_map_lookup_elem(map, saddr) != NULL;
 }
 
 // The reply's MACs when it may be sent in place (route_state's order).
@@ -376,6 +382,8 @@ static __always_inline int route_check4(const struct ethhdr *eth, __u16 vlan, __
 	struct route_key4 key = { .addr = saddr, .vlan = vlan };
 	__u32 gen = cfg->route_gen;
 	int c = route_decide(bpf_map_lookup_elem(&routes4, &key), gen, macs);
+	if (c != CNT_REDIRECT && is_local(&local4, &saddr))
+		return CNT_PASS_MARTIAN;
 	if (c >= 0)
 		return c;
 	struct route_state pending = route_pending(gen);
@@ -394,6 +402,8 @@ static __always_inline int route_check6(const struct ethhdr *eth, __u16 vlan, co
 	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
 	__u32 gen = cfg->route_gen;
 	int c = route_decide(bpf_map_lookup_elem(&routes6, &key), gen, macs);
+	if (c != CNT_REDIRECT && is_local(&local6, saddr))
+		return CNT_PASS_MARTIAN;
 	if (c >= 0)
 		return c;
 	struct route_state pending = route_pending(gen);
@@ -468,7 +478,8 @@ static __always_inline int parse_ipv4(const struct ethhdr *eth, __u16 vlan, void
 	if (!bpf_map_lookup_elem(&served4, &key))
 		return CNT_PASS_ADDR;
 
-	// In the kernel's order: martians, then the route back.
+	// In the kernel's order: martians (local sources with the route), then
+	// the route back.
 	struct filter_config *cfg = get_config();
 	if (!cfg || martian4(ip->saddr, ip->daddr, udp->source) || !for_us(eth, cfg))
 		return CNT_PASS_MARTIAN;
