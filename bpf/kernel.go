@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/ringbuf"
+	"golang.org/x/sys/unix"
 )
 
 // XDP sees a frame before the kernel's input checks. What the program needs
@@ -168,6 +169,10 @@ const (
 	// RouteElsewhere: the reply leaves by another device, or has no route:
 	// the kernel sends it.
 	RouteElsewhere = RouteVerdict(filterRouteVerdictROUTE_ELSEWHERE)
+	// RoutePending: not known yet (the next hop is being resolved). The
+	// kernel answers meanwhile, whatever an older verdict said, and the
+	// program asks again a second later.
+	RoutePending = RouteVerdict(filterRouteVerdictROUTE_PENDING)
 )
 
 // Route is a verdict with, for RouteOK and RouteOKVia, the reply's MACs:
@@ -247,7 +252,7 @@ func (r *RouteReader) Close() error { return r.rd.Close() }
 // one is dropped: what it was based on has changed since.
 func (f *Filter) SetRoute(req RouteRequest, r Route) error {
 	switch r.Verdict {
-	case RouteOK, RouteOKVia, RouteReject, RouteElsewhere:
+	case RouteOK, RouteOKVia, RouteReject, RouteElsewhere, RoutePending:
 	default:
 		return fmt.Errorf("route verdict %d for %s: unknown", r.Verdict, req.Src)
 	}
@@ -260,8 +265,15 @@ func (f *Filter) SetRoute(req RouteRequest, r Route) error {
 		return nil
 	}
 	st := filterRouteState{State: uint64(req.Gen)<<8 | uint64(r.Verdict)}
-	if r.Verdict == RouteOK || r.Verdict == RouteOKVia {
+	switch r.Verdict {
+	case RouteOK, RouteOKVia:
 		st.NextHop, st.Own = r.NextHop, r.Own
+	case RoutePending: // asked just now: the program's clock
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+			return fmt.Errorf("route verdict for %s: reading the clock: %w", req.Src, err)
+		}
+		st.Asked = uint64(ts.Nano())
 	}
 	var err error
 	if req.Src.Is4() {

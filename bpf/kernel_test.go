@@ -84,9 +84,7 @@ func TestRouteCheck(t *testing.T) {
 			t.Fatalf("counted %s, want %s", got, want)
 		}
 	}
-	if err := f.FlushRoutes(); err != nil { // forget loadHost's verdicts
-		t.Fatal(err)
-	}
+	f.forgetRoute(client4, 0) // loadHost's verdict
 	q4 := query4(nil)
 
 	expect(q4, PassRoutePending)
@@ -130,25 +128,40 @@ func TestRouteCheck(t *testing.T) {
 		t.Fatalf("second source: asked %+v (%v)", req, ok)
 	}
 
-	// A flush forgets the verdict; the source is asked about again.
+	// After a flush the verdict still decides while the source is asked
+	// about again, once.
 	if err := f.FlushRoutes(); err != nil {
 		t.Fatal(err)
 	}
-	expect(q4, PassRoutePending)
+	expect(q4, PassNoSocket)
 	req2, ok := readRequest(t, rd)
 	if !ok || req2.Src != client4 || req2.Gen == req.Gen {
 		t.Fatalf("after a flush: asked %+v (%v), want %s in a new generation", req2, ok, client4)
 	}
-	if err := f.SetRoute(req2, Route{Verdict: RouteOK}); err != nil {
-		t.Fatal(err)
-	}
 	expect(q4, PassNoSocket)
+	if again, ok := readRequest(t, rd); ok {
+		t.Fatalf("asked again at once: %+v", again)
+	}
+	// The new verdict decides; a pending one (the next hop is being
+	// resolved) sends the queries to the kernel, whatever came before.
+	for _, c := range []struct {
+		v    RouteVerdict
+		want Counter
+	}{{RouteElsewhere, PassElsewhere}, {RoutePending, PassRoutePending}, {RouteOK, PassNoSocket}} {
+		if err := f.SetRoute(req2, Route{Verdict: c.v}); err != nil {
+			t.Fatal(err)
+		}
+		expect(q4, c.want)
+	}
+	if again, ok := readRequest(t, rd); ok {
+		t.Fatalf("asked again within a second of a pending verdict: %+v", again)
+	}
 
 	// So does a new rp_filter setting.
 	if err := f.SetRPFilter(RPLoose); err != nil {
 		t.Fatal(err)
 	}
-	expect(q4, PassRoutePending)
+	expect(q4, PassNoSocket)
 	if req3, ok := readRequest(t, rd); !ok || req3.Gen == req2.Gen {
 		t.Fatalf("after rp_filter: asked %+v (%v)", req3, ok)
 	}
@@ -164,8 +177,8 @@ func TestRouteCheck(t *testing.T) {
 	if err := f.SetRoute(RouteRequest{Src: client6, Gen: f.cfg.RouteGen}, Route{Verdict: RouteReject}); err == nil {
 		t.Error("an IPv6 source rejected by rp_filter")
 	}
-	if err := f.SetRoute(req, Route{Verdict: 0}); err == nil {
-		t.Error("a pending verdict accepted from user space")
+	if err := f.SetRoute(req, Route{Verdict: 9}); err == nil {
+		t.Error("an unknown verdict accepted")
 	}
 }
 
@@ -174,9 +187,8 @@ func TestRouteCheck(t *testing.T) {
 // kept apart.
 func TestRouteCheckKey(t *testing.T) {
 	f, rd := servingAsked(t)
-	if err := f.FlushRoutes(); err != nil {
-		t.Fatal(err)
-	}
+	f.forgetRoute(client6, 0) // loadHost's verdicts
+	f.forgetRoute(client6, 100|VLAN8021AD)
 	tagged := query6(func(p *pkt.Frame) { p.VLANs = []uint16{0x88a8} })
 	if _, c := run(t, f, tagged); c != PassRoutePending {
 		t.Fatalf("counted %s, want route_pending", c)
@@ -292,8 +304,8 @@ func TestLocalAddrs(t *testing.T) {
 	}
 	expect(from, PassMartian)
 	expect(fromOther, PassMartian) // local all along
-	// Removing addresses keeps the verdicts; the sources are asked about
-	// again only because they were forgotten above.
+	// Removing addresses keeps the verdicts' generation; the sources are
+	// asked about again only because of the one above.
 	gen = f.cfg.RouteGen
 	if err := f.SetLocalAddrs(localAddrs[:1]); err != nil {
 		t.Fatal(err)
@@ -301,7 +313,7 @@ func TestLocalAddrs(t *testing.T) {
 	if f.cfg.RouteGen != gen {
 		t.Error("removing local addresses forgot the route verdicts")
 	}
-	expect(from, PassRoutePending)
+	expect(from, PassNoSocket) // by the older verdict, while asked again
 	routable()
 	expect(from, PassNoSocket)
 	expect(fromOther, PassNoSocket)

@@ -300,9 +300,9 @@ static __always_inline int martian6(const struct in6_addr *saddr, const struct i
 
 // is_local says whether a source is one of the namespace's own addresses,
 // which the kernel refuses. The route check asks only for sources without
-// an answer-in-place verdict: user space never gives one to a local source,
-// and adding a local address starts a new generation (SetLocalAddrs), so
-// the one lookup of a known source is its route's.
+// an answer-in-place verdict of this generation: user space never gives one
+// to a local source, and adding a local address starts a new generation
+// (SetLocalAddrs), so the one lookup of a known source is its route's.
 static __always_inline int is_local(void *map, const void *saddr)
 {
 	return bpf_map_lookup_elem(map, saddr) != NULL;
@@ -315,18 +315,32 @@ struct reply_macs {
 };
 
 // route_decide turns a source's cached verdict into what to do with its
-// query, copying the reply's MACs out for an answer in place. It returns -1
-// when user space must be asked: the source is unknown, its verdict is of
-// an older generation, or it was asked about so long ago that the question
-// must have been lost.
-static __always_inline int route_decide(const struct route_state *st, __u32 gen, struct reply_macs *macs)
+// query, copying the reply's MACs out for an answer in place. A verdict of
+// an older generation (routes, addresses or links changed since) still
+// decides while user space is asked again, as the kernel sends to a STALE
+// neighbour while it re-confirms it: a change costs no detour through the
+// kernel for every source. fresh says the verdict is of this generation;
+// ask says user space must be asked now (at most once per
+// ROUTE_ASK_AGAIN_NS, which also covers a question that was lost).
+static __always_inline int route_decide(struct route_state *st, __u32 gen, struct reply_macs *macs,
+					int *fresh, int *ask)
 {
-	if (!st)
-		return -1;
+	if (!st) {
+		*ask = 1;
+		return CNT_PASS_ROUTE_PENDING;
+	}
 	__u64 state = st->state; // read once: one word, one generation
-	if ((__u32)(state >> 8) != gen)
-		return -1;
-	switch (state & 0xff) {
+	__u8 verdict = state & 0xff;
+	*fresh = (__u32)(state >> 8) == gen;
+	if (!*fresh || verdict == ROUTE_PENDING) {
+		// The clock only here, off the path of known sources.
+		__u64 now = bpf_ktime_get_ns();
+		if (now - st->asked >= ROUTE_ASK_AGAIN_NS) {
+			st->asked = now; // in place: other CPUs may ask too, harmlessly
+			*ask = 1;
+		}
+	}
+	switch (verdict) {
 	case ROUTE_OK:
 	case ROUTE_OK_VIA:
 		__builtin_memcpy(macs, st->next_hop, sizeof(*macs));
@@ -336,10 +350,7 @@ static __always_inline int route_decide(const struct route_state *st, __u32 gen,
 	case ROUTE_ELSEWHERE:
 		return CNT_PASS_ROUTED_ELSEWHERE;
 	}
-	// Pending: the clock only here, off the path of known sources.
-	if (bpf_ktime_get_ns() - st->asked < ROUTE_ASK_AGAIN_NS)
-		return CNT_PASS_ROUTE_PENDING;
-	return -1;
+	return CNT_PASS_ROUTE_PENDING;
 }
 
 static __always_inline struct route_state route_pending(__u32 gen)
@@ -375,21 +386,25 @@ static __always_inline void route_ask(__u8 family, const void *src, const void *
 // source on the device the kernel delivers to: the kernel's own input check
 // (rp_filter) and the output route of the reply with its next hop's MAC.
 // An unknown source goes to the kernel, which answers it itself, while user
-// space finds out.
+// space finds out. Martians are never asked about.
 static __always_inline int route_check4(const struct ethhdr *eth, __u16 vlan, __u32 saddr, __u32 daddr,
 					const struct filter_config *cfg, struct reply_macs *macs)
 {
 	struct route_key4 key = { .addr = saddr, .vlan = vlan };
 	__u32 gen = cfg->route_gen;
-	int c = route_decide(bpf_map_lookup_elem(&routes4, &key), gen, macs);
-	if (c != CNT_REDIRECT && is_local(&local4, &saddr))
+	struct route_state *st = bpf_map_lookup_elem(&routes4, &key);
+	int fresh = 0, ask = 0;
+	int c = route_decide(st, gen, macs, &fresh, &ask);
+	if (!(c == CNT_REDIRECT && fresh) && is_local(&local4, &saddr))
 		return CNT_PASS_MARTIAN;
-	if (c >= 0)
+	if (!ask)
 		return c;
-	struct route_state pending = route_pending(gen);
-	bpf_map_update_elem(&routes4, &key, &pending, BPF_ANY);
+	if (!st) {
+		struct route_state pending = route_pending(gen);
+		bpf_map_update_elem(&routes4, &key, &pending, BPF_ANY);
+	}
 	route_ask(4, &saddr, &daddr, 4, vlan, gen, eth);
-	return CNT_PASS_ROUTE_PENDING;
+	return c;
 }
 
 // route_check6 is route_check4 for IPv6, which has no reverse-path filter:
@@ -401,15 +416,19 @@ static __always_inline int route_check6(const struct ethhdr *eth, __u16 vlan, co
 	struct route_key6 key = { .vlan = vlan };
 	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
 	__u32 gen = cfg->route_gen;
-	int c = route_decide(bpf_map_lookup_elem(&routes6, &key), gen, macs);
-	if (c != CNT_REDIRECT && is_local(&local6, saddr))
+	struct route_state *st = bpf_map_lookup_elem(&routes6, &key);
+	int fresh = 0, ask = 0;
+	int c = route_decide(st, gen, macs, &fresh, &ask);
+	if (!(c == CNT_REDIRECT && fresh) && is_local(&local6, saddr))
 		return CNT_PASS_MARTIAN;
-	if (c >= 0)
+	if (!ask)
 		return c;
-	struct route_state pending = route_pending(gen);
-	bpf_map_update_elem(&routes6, &key, &pending, BPF_ANY);
+	if (!st) {
+		struct route_state pending = route_pending(gen);
+		bpf_map_update_elem(&routes6, &key, &pending, BPF_ANY);
+	}
 	route_ask(6, saddr, daddr, 16, vlan, gen, eth);
-	return CNT_PASS_ROUTE_PENDING;
+	return c;
 }
 
 // Mirrors miekg/dns's default accept policy for a QUERY. Anything it would

@@ -194,9 +194,10 @@ func (m *mirror) follow() {
 }
 
 // answer asks the kernel about each source the program asks about. A
-// source it could not ask about, or whose next hop is not resolved yet,
-// stays pending: the program passes its queries to the kernel and asks
-// again a second later.
+// source whose next hop is not resolved yet is recorded as pending, and
+// one it could not ask about keeps what it had: the program passes its
+// queries to the kernel (or follows the older verdict) and asks again a
+// second later.
 func (m *mirror) answer() {
 	defer m.wg.Done()
 	for {
@@ -212,10 +213,13 @@ func (m *mirror) answer() {
 			m.countedFlush()
 		}
 		r, err := m.judge(req)
+		if errors.Is(err, errPending) {
+			r, err = bpf.Route{Verdict: bpf.RoutePending}, nil
+		}
 		if err == nil {
 			err = m.filter.SetRoute(req, r)
 		}
-		if err != nil && !errors.Is(err, errPending) {
+		if err != nil {
 			m.errs.Add(1)
 		}
 	}
