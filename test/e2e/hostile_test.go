@@ -156,7 +156,11 @@ func TestHostileFrames(t *testing.T) {
 		{"garbage question", base(func(f *pkt.Frame) { f.Payload = dnsHeader(0x0100, 1, garbage...) }), "coredns_afxdp_formerr_total", ""},
 		{"compression loop", base6(func(f *pkt.Frame) { f.Payload = dnsHeader(0x0100, 1, loop...) }), "coredns_afxdp_formerr_total", ""},
 		{"ipv4 options", base(func(f *pkt.Frame) { f.IPOptions = []byte{1, 1, 1, 0} }), "coredns_afxdp_tx_frames_total", ""},
-		{"802.1Q tag", base(func(f *pkt.Frame) { f.VLANs = []uint16{0x8100} }), "coredns_afxdp_tx_frames_total", ""},
+		// No VLAN device on the server for the tag: the kernel would drop
+		// it, so it goes to the kernel (route_pending the first time,
+		// routed_elsewhere once the verdict is known: `reason="route`
+		// matches both).
+		{"802.1Q tag", base(func(f *pkt.Frame) { f.VLANs = []uint16{0x8100} }), "coredns_afxdp_xdp_passed_total", `reason="route`},
 		{"largest frame", base(func(f *pkt.Frame) {
 			f.Payload = append(append([]byte{}, query...), make([]byte, 1500-20-8-len(query))...)
 		}), "coredns_afxdp_tx_frames_total", ""},
@@ -168,16 +172,10 @@ func TestHostileFrames(t *testing.T) {
 			continue
 		}
 		if c.name == "802.1Q tag" {
-			// The reply keeps the query's tag.
-			found := false
 			for _, f := range raw.received(300 * time.Millisecond) {
-				// Ethernet (tag stripped) + IPv4 + UDP from port 53 to the query's port.
-				if f.vlan == 100 && len(f.data) > 14+20+8 && binary.BigEndian.Uint16(f.data[14+20:]) == 53 && binary.BigEndian.Uint16(f.data[14+22:]) == 40053 {
-					found = true
+				if f.vlan == 100 {
+					t.Errorf("%s: a reply tagged with VLAN 100, for a VLAN the server has no device for", c.name)
 				}
-			}
-			if !found {
-				t.Errorf("%s: no reply tagged with VLAN 100", c.name)
 			}
 		}
 		var d float64
