@@ -84,7 +84,10 @@ func (r *registry) follow(name string, dp *datapath.Interface) {
 	for {
 		select {
 		case e := <-dp.Handovers():
-			logHandover(name, e)
+			logHandover(name, dp, e)
+			if e.Kind == datapath.HandedOver {
+				go wakeReaders(r.wakeTargets(name))
+			}
 			continue
 		case <-dp.QueuesChanged():
 			r.reopen(name, dp, false)
@@ -128,20 +131,32 @@ func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 	r.serve(f, ndp)
 }
 
-func logHandover(name string, e datapath.HandoverEvent) {
+func (r *registry) wakeTargets(name string) []netip.AddrPort {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f := r.ifaces[name]; f != nil {
+		return wakeTargets(f)
+	}
+	return nil
+}
+
+func logHandover(name string, dp *datapath.Interface, e datapath.HandoverEvent) {
 	switch e.Kind {
 	case datapath.HandedOver:
 		if e.Err != nil {
 			log.Warningf("interface %s: handed over to %s; closing the sockets: %v", name, pidName(e.PID), e.Err)
 			return
 		}
-		log.Infof("interface %s: handed over to %s", name, pidName(e.PID))
+		log.Infof("interface %s: handed over to %s (%s)", name, pidName(e.PID), queueSummary(dp.Stats()))
 	case datapath.Refused:
 		log.Warningf("interface %s: refused to hand it over to %s: %v", name, pidName(e.PID), e.Err)
 	case datapath.Abandoned:
 		log.Warningf("interface %s: %s did not complete the handover; keeping it: %v", name, pidName(e.PID), e.Err)
 	case datapath.KernelWindow:
-		log.Infof("interface %s: serving through AF_XDP again, %v after taking it over from %s", name, e.Took.Round(time.Millisecond), pidName(e.PID))
+		id, _ := dp.LinkID()
+		log.Infof("interface %s: took it over from %s (XDP link %d kept; XDP %s mode, %s, %d queue(s)); "+
+			"the kernel listener answered alone for %v", name, pidName(e.PID), id, dp.XDPMode(), copyMode(dp.ZeroCopy()),
+			len(dp.Queues()), e.Took.Round(100*time.Microsecond))
 	}
 }
 
@@ -161,10 +176,6 @@ func (r *registry) open(f *iface) error {
 	if err != nil {
 		return err
 	}
-	if pid, ok := dp.TakenFrom(); ok {
-		id, _ := dp.LinkID()
-		log.Infof("interface %s: took it over from %s (XDP link %d kept)", f.name, pidName(pid), id)
-	}
 	r.serve(f, dp)
 	return nil
 }
@@ -172,7 +183,9 @@ func (r *registry) open(f *iface) error {
 // serve makes dp f's datapath: it serves f's listeners and is followed.
 func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	f.dp = dp
-	log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", f.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
+	if _, ok := dp.TakenFrom(); !ok {
+		log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", f.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
+	}
 	r.reconcile(f)
 	go r.follow(f.name, dp)
 }
@@ -215,6 +228,13 @@ func (r *registry) hasListener(g *generation, name string, k listenKey) bool {
 	defer r.mu.Unlock()
 	f := r.ifaces[name]
 	return f != nil && f.listeners[k] != nil && f.listeners[k].gen == g
+}
+
+func (r *registry) serving(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.ifaces[name]
+	return f != nil && f.dp != nil && f.dp.Serving()
 }
 
 func (r *registry) live(g *generation) bool {
@@ -351,4 +371,24 @@ func (f *iface) stopWatch() {
 		f.watch.Stop()
 		f.watch = nil
 	}
+}
+
+// queueSummary is what an operator checks after a handover: what the
+// queues received and sent, and what they dropped.
+func queueSummary(stats []datapath.QueueStats) string {
+	var t datapath.QueueStats
+	var x [4]uint64
+	for _, q := range stats {
+		t.Add(&q)
+		x[0] += q.XDP.Rx_dropped
+		x[1] += q.XDP.Rx_ring_full
+		x[2] += q.XDP.Rx_fill_ring_empty_descs
+		x[3] += q.XDP.Tx_invalid_descs
+	}
+	var drops uint64
+	for _, d := range t.Drops {
+		drops += d
+	}
+	return fmt.Sprintf("received %d, sent %d, dropped %d; AF_XDP rx_dropped %d, rx_ring_full %d, fill_ring_empty %d, tx_invalid %d",
+		t.RxFrames, t.TxFrames, drops, x[0], x[1], x[2], x[3])
 }

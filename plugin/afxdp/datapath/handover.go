@@ -27,7 +27,7 @@ import (
 //	O   drains and closes its sockets, lets go of the name
 //	O→N released
 //	N   claims the name, binds its sockets
-//	N→O serving
+//	N→O serving             (N redirects once its servers start)
 //
 // Both keep the connection until they exit. If N goes away after the
 // offer, at any step, O sees the connection end and takes the interface
@@ -190,12 +190,11 @@ func parentOf(pid int) int {
 
 // successor is N's side of a handover under way.
 type successor struct {
-	conn    *net.UnixConn
-	owner   int // the owner's PID, 0 if in another PID namespace
-	mode    string
-	linkFD  int
-	progFD  int
-	swapped time.Time
+	conn   *net.UnixConn
+	owner  int // the owner's PID, 0 if in another PID namespace
+	mode   string
+	linkFD int
+	progFD int
 }
 
 // requestHandover asks the owner of index for the interface. It fails,

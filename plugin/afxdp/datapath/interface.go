@@ -44,6 +44,8 @@ type Interface struct {
 	events          chan HandoverEvent // handovers as they happen, for the owner's log
 	swapped         time.Time          // when this process's program went in by a handover
 	servedAfterSwap bool
+	held            bool         // a takeover's loops wait for the first Serve
+	final           []QueueStats // Stats when the queues were released
 	orphaned        chan struct{}
 	orphanOnce      sync.Once
 
@@ -128,9 +130,14 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu, onQueue); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
+	if succ != nil {
+		if err := i.takeOver(succ); err != nil {
+			return nil, fmt.Errorf("interface %s: %w", name, err)
+		}
+		i.pred = succ
+	}
 	switch {
 	case succ != nil:
-		err = i.takeOver(succ)
 	case old != nil:
 		err = i.filter.TakeLink(old.filter)
 	default:
@@ -139,16 +146,25 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
-	if err := i.openQueues(queues, succ != nil || old != nil); err != nil {
+	for _, id := range queues {
+		sock, err := xsk.New(i.index, id, opts.Socket)
+		if err != nil {
+			return nil, fmt.Errorf("interface %s: %w", name, err)
+		}
+		i.queues = append(i.queues, newQueue(i, id, sock))
+	}
+	if err := i.bindQueues(old != nil || succ != nil); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
 	if succ != nil {
 		send(succ.conn, message{Op: opServing, PID: os.Getpid()})
-		i.pred = succ
 		testPause("new:serving")
 	}
 	return i, nil
 }
+
+// Serving reports whether this Interface serves its interface.
+func (i *Interface) Serving() bool { return i.filter.Attached() }
 
 func newInterface(name string, index int, opts Options, h Handler) *Interface {
 	return &Interface{name: name, index: index, opts: opts, handler: h,
@@ -156,25 +172,24 @@ func newInterface(name string, index int, opts Options, h Handler) *Interface {
 		queuesChanged: make(chan struct{}, 1), events: make(chan HandoverEvent, 8), orphaned: make(chan struct{})}
 }
 
-// openQueues binds a socket on each queue and starts its loop. After a
+// bindQueues binds each queue's socket and starts its loop. After a
 // handover the previous owner's sockets may take a moment to go: a queue
 // answers EBUSY until then.
-func (i *Interface) openQueues(ids []int, patient bool) error {
+func (i *Interface) bindQueues(patient bool) error {
 	deadline := time.Now().Add(claimWait)
-	for _, id := range ids {
-		sock, err := xsk.Open(i.index, id, i.opts.Socket)
+	for _, q := range i.queues {
+		err := q.sock.Bind()
 		for patient && errors.Is(err, unix.EBUSY) && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
-			sock, err = xsk.Open(i.index, id, i.opts.Socket)
+			err = q.sock.Bind()
 		}
 		if err != nil {
 			return err
 		}
-		q := newQueue(i, id, sock)
-		i.queues = append(i.queues, q)
-		if err := i.filter.SetSocket(id, sock.FD()); err != nil {
+		if err := i.filter.SetSocket(q.id, q.sock.FD()); err != nil {
 			return err
 		}
+		q.started = true
 		go q.rxLoop(i.stop)
 	}
 	return nil
@@ -255,8 +270,15 @@ func (i *Interface) MirrorErrors() uint64 { return i.mirror.errs.Load() }
 // FilterCounters are the XDP program's counters summed over CPUs.
 func (i *Interface) FilterCounters() (bpf.Counters, error) { return i.filter.Counters() }
 
-// Stats snapshots every queue.
+// Stats snapshots every queue; after the queues were released, their
+// last snapshot.
 func (i *Interface) Stats() []QueueStats {
+	i.mu.Lock()
+	final := i.final
+	i.mu.Unlock()
+	if final != nil {
+		return final
+	}
 	out := make([]QueueStats, len(i.queues))
 	for k, q := range i.queues {
 		s := &out[k]
@@ -305,6 +327,10 @@ func (i *Interface) releaseQueues(grace time.Duration) error {
 		// on its way into an RX ring.
 		time.Sleep(5 * time.Millisecond)
 		i.stopLoops(grace)
+		final := i.Stats() // the sockets' own counts go with them
+		i.mu.Lock()
+		i.final = final
+		i.mu.Unlock()
 		i.releaseErr = i.closeQueues()
 	})
 	return i.releaseErr
@@ -315,6 +341,10 @@ func (i *Interface) releaseQueues(grace time.Duration) error {
 func (i *Interface) stopLoops(grace time.Duration) {
 	close(i.stop)
 	for _, q := range i.queues {
+		if !q.started {
+			close(q.stopped) // never bound: no loop to stop
+			continue
+		}
 		q.sock.Interrupt()
 	}
 	deadline := time.After(grace)

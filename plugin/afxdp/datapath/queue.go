@@ -30,6 +30,7 @@ type queue struct {
 	reply   frame.Header  // and its addressing (a field: no allocation)
 	spare   Request       // the header of a frame that got no slot
 
+	started bool // its socket is bound and its loop runs
 	stopped chan struct{}
 }
 

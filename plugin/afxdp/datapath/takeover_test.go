@@ -91,14 +91,14 @@ func TestHandoverByToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("taking over: %v", err)
 	}
-	if e := awaitEvent(t, old, HandedOver); e.PID != os.Getpid() || e.Err != nil {
-		t.Errorf("handed over to %d (%v), want this process", e.PID, e.Err)
-	}
 	if pid, ok := succ.TakenFrom(); !ok || pid != os.Getpid() {
 		t.Errorf("TakenFrom = %d, %v", pid, ok)
 	}
-	if id, _ := succ.LinkID(); id != id0 {
-		t.Errorf("link %d after the handover, was %d: it was not kept", id, id0)
+	if e := awaitEvent(t, old, HandedOver); e.PID != os.Getpid() || e.Err != nil {
+		t.Errorf("handed over to %d (%v), want this process", e.PID, e.Err)
+	}
+	if id, _ := succ.LinkID(); id != id0 || !succ.Serving() {
+		t.Errorf("link %d after the handover, was %d (serving %v)", id, id0, succ.Serving())
 	}
 	serve4(t, succ)
 	if e := awaitEvent(t, succ, KernelWindow); e.Took <= 0 || e.Took > 5*time.Second {

@@ -36,6 +36,21 @@ type Socket struct {
 // Open creates a socket with its UMEM and rings and binds it to queue of the
 // interface ifindex. The fill ring starts full, so frames can arrive at once.
 func Open(ifindex, queue int, cfg Config) (*Socket, error) {
+	s, err := New(ifindex, queue, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Bind(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New creates a socket with its UMEM and rings, not yet bound: the socket
+// belongs to the network namespace New runs in (the interface's), and Bind
+// may then run anywhere, for instance once a queue's previous owner let go.
+func New(ifindex, queue int, cfg Config) (*Socket, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -70,9 +85,15 @@ func (s *Socket) setup() error {
 	for i := half; i < uint64(s.cfg.Frames); i++ {
 		s.txFree = append(s.txFree, i*fs)
 	}
+	return nil
+}
+
+// Bind binds the socket to its queue; frames can arrive from then on.
+func (s *Socket) Bind() error {
 	if err := s.bind(); err != nil {
 		return err
 	}
+	var err error
 	if err := unix.SetNonblock(s.fd, true); err != nil {
 		return fmt.Errorf("AF_XDP socket: %w", err)
 	}
