@@ -181,6 +181,9 @@ func (tb *testbed) launchWith(ns *netns.NS, corefile string, o launchOpts) *core
 		args = append(priv, args...)
 	}
 	c.cmd = ns.Command(args...)
+	// Its own process group: a SIGUSR2 upgrade's child (or a pod's
+	// coredns under unshare) is killed with it at the end.
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if len(o.env) > 0 {
 		c.cmd.Env = append(os.Environ(), o.env...)
 	}
@@ -203,7 +206,7 @@ func (tb *testbed) launchWith(ns *netns.NS, corefile string, o launchOpts) *core
 		close(c.exited)
 	}()
 	tb.t.Cleanup(func() {
-		c.cmd.Process.Kill()
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 		<-c.exited
 		if tb.t.Failed() {
 			tb.t.Logf("coredns in %s said:\n%s", ns.Name, c.output())

@@ -105,13 +105,19 @@ func readPID(file string) int {
 
 // childOf is pid's first child, 0 if none.
 func childOf(pid int) int {
-	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		c, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c))
+		s := string(b)
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			return c
+		}
 	}
-	c, _ := strconv.Atoi(f[0])
-	return c
+	return 0
 }
 
 // killAtEnd kills whatever pid() names when the test ends: processes that
