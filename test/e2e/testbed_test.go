@@ -291,12 +291,20 @@ func (tb *testbed) ask(server netip.Addr, name string, qtype uint16) *dns.Msg {
 // metrics scrapes a Prometheus endpoint on 127.0.0.1:port inside ns.
 func (tb *testbed) metrics(ns *netns.NS, port int) string {
 	tb.t.Helper()
+	text, err := scrape(ns, port)
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	return text
+}
+
+func scrape(ns *netns.NS, port int) (string, error) {
 	var conn net.Conn
 	if err := ns.Do(func() (err error) {
 		conn, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		return err
 	}); err != nil {
-		tb.t.Fatal(err)
+		return "", err
 	}
 	used := false
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
@@ -311,14 +319,11 @@ func (tb *testbed) metrics(ns *netns.NS, port int) string {
 	}}
 	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
 	if err != nil {
-		tb.t.Fatal(err)
+		return "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		tb.t.Fatal(err)
-	}
-	return string(b)
+	return string(b), err
 }
 
 // metric sums the samples of name whose labels contain every label given

@@ -325,16 +325,24 @@ func TestHandoverChaos(t *testing.T) {
 				t.Fatal("no upgrade child")
 			}
 			var survivor int
+			var killed []int
 			switch c.kill {
 			case "new":
-				syscall.Kill(newPID, syscall.SIGKILL)
-				survivor = oldPID
+				killed, survivor = []int{newPID}, oldPID
 			case "old":
-				syscall.Kill(oldPID, syscall.SIGKILL)
-				survivor = newPID
+				killed, survivor = []int{oldPID}, newPID
 			default:
-				syscall.Kill(oldPID, syscall.SIGKILL)
-				syscall.Kill(newPID, syscall.SIGKILL)
+				killed = []int{oldPID, newPID}
+			}
+			for _, p := range killed {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+			// Until the killed process is gone its metrics listener
+			// (SO_REUSEPORT) may take the scrape.
+			for _, p := range killed {
+				for end := time.Now().Add(5 * time.Second); alive(p) && time.Now().Before(end); {
+					time.Sleep(10 * time.Millisecond)
+				}
 			}
 			if survivor == 0 {
 				for end := time.Now().Add(5 * time.Second); tb.xdpAttached() && time.Now().Before(end); {
@@ -348,10 +356,19 @@ func TestHandoverChaos(t *testing.T) {
 			}
 			// The survivor serves through AF_XDP again.
 			deadline := time.Now().Add(15 * time.Second)
+			// A scrape may meet a dying process's metrics listener
+			// (SO_REUSEPORT): it is tried again.
+			redirected := func() float64 {
+				text, err := scrape(tb.srv, 9153)
+				if err != nil {
+					return -1
+				}
+				return metric(text, "coredns_afxdp_xdp_redirected_total")
+			}
 			for time.Now().Before(deadline) {
-				r1 := tb.redirected()
-				tb.waitAFXDP(srv4)
-				if tb.redirected() > r1 && tb.xdpAttached() {
+				r1 := redirected()
+				tb.answers(srv4, time.Second)
+				if r1 >= 0 && redirected() > r1 && tb.xdpAttached() {
 					break
 				}
 				time.Sleep(100 * time.Millisecond)
@@ -382,9 +399,9 @@ func TestSurgeTakeover(t *testing.T) {
 	tb := newTestbed(t, 2)
 	corefile := fmt.Sprintf(".:53 {\n afxdp veth-s {\n  handover surge-test\n }\n file %s example.org\n prometheus 127.0.0.1:9153\n}\n", zone)
 	pod := func() *coredns {
-		// unshare forwards SIGTERM to coredns (--kill-child) and waits.
+		// unshare waits for coredns, and kills it if it dies itself.
 		return tb.launchWith(tb.srv, corefile, launchOpts{bin: "unshare",
-			pre: []string{"--pid", "--fork", "--kill-child=SIGTERM", corednsBin}})
+			pre: []string{"--pid", "--fork", "--kill-child", corednsBin}})
 	}
 	old := pod()
 	if !old.waitFor("CoreDNS-", 10*time.Second) {
@@ -403,7 +420,8 @@ func TestSurgeTakeover(t *testing.T) {
 			t.Errorf("round %d: the old pod did not log the handover:\n%s", round+1, old.output())
 		}
 		time.Sleep(time.Second) // the kubelet waits for readiness
-		old.signal(syscall.SIGTERM)
+		// The kubelet signals the container's PID 1: coredns, not unshare.
+		syscall.Kill(childOf(old.cmd.Process.Pid), syscall.SIGTERM)
 		if code := old.waitExit(15 * time.Second); code < 0 {
 			t.Fatalf("round %d: the old pod did not exit", round+1)
 		}
