@@ -220,6 +220,9 @@ func (r *registry) setListener(g *generation, name string, k listenKey, s *dnsse
 		defer old.hot.retire() // after the new table is published
 	}
 	f.listeners[k] = newListener(k, s, g, &f.bridge.hotRetired)
+	if n := growListenerBuffers(k.port); n > 0 {
+		log.Debugf("listener %s: %d kernel socket(s) given a %d MiB receive buffer", k, n, listenerRcvBuf>>20)
+	}
 	return r.reconcile(f)
 }
 

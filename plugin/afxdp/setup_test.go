@@ -70,6 +70,8 @@ func TestParse(t *testing.T) {
 			})},
 		{"workers 1", "afxdp lo {\n\tworkers 1\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.MaxWorkers = 1 })},
+		{"handover", "afxdp lo {\n\thandover node-local-dns\n}", []string{"lo"},
+			withOpts(func(o *datapath.Options) { o.Takeover.Token = "node-local-dns" })},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,6 +129,8 @@ func TestParseErrors(t *testing.T) {
 		{"two numbers", "afxdp lo {\n\tframes 8192\n\tbatch 32 64\n}", 3, "batch: takes one value, got 2"},
 		{"bad xdp_mode", "afxdp lo {\n\tbatch 32\n\txdp_mode turbo\n}", 3, `xdp_mode: unknown XDP mode "turbo"`},
 		{"two xdp_modes", "afxdp lo {\n\tbatch 32\n\txdp_mode native generic\n}", 3, "xdp_mode: takes one value, got 2"},
+		{"handover with a control character", "afxdp lo {\n\tbatch 32\n\thandover \"a\tb\"\n}", 3, `handover: "a\tb": want up to 256 printable ASCII characters`},
+		{"handover twice", "afxdp lo {\n\tbatch 32\n\thandover a b\n}", 3, "handover: takes one value, got 2"},
 		{"bad bind_mode", "afxdp lo {\n\tbatch 32\n\tbind_mode fast\n}", 3, `bind_mode: unknown bind mode "fast"`},
 		{"two bind_modes", "afxdp lo {\n\tbatch 32\n\tbind_mode copy zerocopy\n}", 3, "bind_mode: takes one value, got 2"},
 		{"duplicate queue", "afxdp lo {\n\tbatch 32\n\tqueues 0 1 0\n}", 3, "queues: queue 0 named twice"},

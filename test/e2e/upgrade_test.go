@@ -255,12 +255,11 @@ func TestUpgradeTenTimes(t *testing.T) {
 	kernel, full := kernelDatagrams(tb.srv)-kernel0, kernelBufferDrops(tb.srv)-full0
 	t.Logf("IPv4: sent %d, answered %d; IPv6: sent %d, answered %d; the kernel listener's buffer dropped %d",
 		r4.Sent, r4.Answered, r6.Sent, r6.Answered, full)
-	// The kernel listener of this 2-core testbed cannot keep up with 20k
-	// queries a second (stock CoreDNS loses some at that rate without any
-	// upgrade): what it drops while it answers alone is counted by the
-	// kernel and reported. Any other loss is afxdp's.
-	if lost := r4.Lost + r6.Lost; lost > full {
-		t.Errorf("lost %d IPv4 and %d IPv6 queries across %d upgrades; only %d were dropped by a full kernel socket buffer",
+	// afxdp gives the kernel listener a buffer for the window in which it
+	// answers alone (listenbuf.go); with Linux's default one, this 2-core
+	// testbed dropped a few hundred there in some runs.
+	if r4.Lost != 0 || r6.Lost != 0 {
+		t.Errorf("lost %d IPv4 and %d IPv6 queries across %d upgrades (%d dropped by a full kernel socket buffer)",
 			r4.Lost, r6.Lost, upgrades, full)
 	}
 	if detached > 0 {
