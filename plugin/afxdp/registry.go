@@ -114,6 +114,7 @@ func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 	var err error
 	if reclaim {
 		log.Infof("interface %s: the process it was handed to is gone; taking it back", name)
+		handoverEvents.WithLabelValues(name, "reclaimed").Inc()
 		ndp, err = datapath.Reclaim(dp)
 		f.base.keep(dp, closeGrace)
 	} else {
@@ -141,6 +142,9 @@ func (r *registry) wakeTargets(name string) []netip.AddrPort {
 }
 
 func logHandover(name string, dp *datapath.Interface, e datapath.HandoverEvent) {
+	if ev := handoverEventNames[e.Kind]; ev != "" {
+		handoverEvents.WithLabelValues(name, ev).Inc()
+	}
 	switch e.Kind {
 	case datapath.HandedOver:
 		if e.Err != nil {
@@ -153,6 +157,7 @@ func logHandover(name string, dp *datapath.Interface, e datapath.HandoverEvent) 
 	case datapath.Abandoned:
 		log.Warningf("interface %s: %s did not complete the handover; keeping it: %v", name, pidName(e.PID), e.Err)
 	case datapath.KernelWindow:
+		handoverKernel.WithLabelValues(name).Set(e.Took.Seconds())
 		id, _ := dp.LinkID()
 		log.Infof("interface %s: took it over from %s (XDP link %d kept; XDP %s mode, %s, %d queue(s)); "+
 			"the kernel listener answered alone for %v", name, pidName(e.PID), id, dp.XDPMode(), copyMode(dp.ZeroCopy()),
@@ -394,4 +399,11 @@ func queueSummary(stats []datapath.QueueStats) string {
 	}
 	return fmt.Sprintf("received %d, sent %d, dropped %d; AF_XDP rx_dropped %d, rx_ring_full %d, fill_ring_empty %d, tx_invalid %d",
 		t.RxFrames, t.TxFrames, drops, x[0], x[1], x[2], x[3])
+}
+
+var handoverEventNames = map[datapath.HandoverKind]string{
+	datapath.HandedOver:   "handed_over",
+	datapath.KernelWindow: "taken_over",
+	datapath.Refused:      "refused",
+	datapath.Abandoned:    "abandoned",
 }

@@ -442,4 +442,9 @@ func TestSurgeTakeover(t *testing.T) {
 	if r2 := tb.redirected(); r2 <= r1 {
 		t.Error("the last pod does not serve through AF_XDP")
 	}
+	m := tb.metrics(tb.srv, 9153)
+	took := metric(m, "coredns_afxdp_handover_kernel_seconds")
+	if n := metric(m, "coredns_afxdp_handovers_total", `event="taken_over"`); n != 1 || took <= 0 || took >= 1 {
+		t.Errorf("the last pod counts %v takeovers and a kernel window of %v s, want 1 and (0, 1)", n, took)
+	}
 }
