@@ -300,7 +300,9 @@ func TestHandoverChaos(t *testing.T) {
 		{"new:serving", "new"},
 		{"old:offered", "old"},
 		{"old:released", "old"},
+		{"old:offered", "both"},
 		{"new:swapped", "both"},
+		{"new:serving", "both"},
 	}
 	for _, c := range cases {
 		t.Run(c.step+"/kill-"+c.kill, func(t *testing.T) {
