@@ -53,6 +53,9 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f := r.ifaces[cl.name]
 	if f != nil && !f.opts.Equal(cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
+		if f.dp != nil && f.dp.CanReopen(cl.opts) {
+			return r.reopenWith(g, f, cl)
+		}
 		f.base.keep(f.dp, closeGrace)
 		f.dp = nil
 	}
@@ -73,6 +76,23 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	}
 	f.refs[g] = true
 	r.ifaces[cl.name] = f
+	return nil
+}
+
+// reopenWith moves f to cl's settings keeping its XDP link (acquire's
+// reopen when the mode stays).
+func (r *registry) reopenWith(g *generation, f *iface, cl *claim) error {
+	old := f.dp
+	dp, err := datapath.Reopen(old, cl.opts)
+	f.base.keep(old, closeGrace)
+	f.dp = nil
+	if err != nil {
+		r.drop(f) // the old generation loses it too: the kernel answers
+		return err
+	}
+	f.opts = cl.opts
+	r.serve(f, dp)
+	f.refs[g] = true
 	return nil
 }
 
@@ -119,8 +139,8 @@ func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 		f.base.keep(dp, closeGrace)
 	} else {
 		log.Infof("interface %s: RX queue count changed, reopening", name)
+		ndp, err = datapath.Reopen(dp, f.opts)
 		f.base.keep(dp, closeGrace)
-		ndp, err = datapath.Open(f.name, f.opts, f.bridge)
 	}
 	f.dp = nil
 	if err != nil {

@@ -103,6 +103,7 @@ func TestReloadTenTimes(t *testing.T) {
 	tb.waitAFXDP(srv4)
 	l := tb.steadyLoad(12*time.Second, 4, time.Millisecond)
 	time.Sleep(time.Second)
+	detached := 0
 	for i := range 10 {
 		if i%2 == 1 {
 			if err := os.WriteFile(srv.file, fmt.Appendf(nil, corefile, 32+i, zone), 0o644); err != nil {
@@ -110,9 +111,17 @@ func TestReloadTenTimes(t *testing.T) {
 			}
 		}
 		srv.signal(syscall.SIGUSR1)
-		time.Sleep(time.Second)
+		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if !tb.xdpAttached() {
+				detached++
+			}
+		}
 	}
 	l.wait()
+	// A reopen moves the link to the new program: XDP never leaves.
+	if detached > 0 {
+		t.Errorf("XDP was detached at %d polls during the reloads", detached)
+	}
 	t.Logf("sent %d, answered %d", l.sent.Load(), l.answered.Load())
 	if n := strings.Count(srv.output(), "Reloading complete"); n != 10 {
 		t.Errorf("%d reloads completed, want 10", n)

@@ -65,11 +65,28 @@ func Open(name string, opts Options, h Handler) (*Interface, error) {
 }
 
 // Reclaim reopens an interface this process handed over, after the
-// successor went away (its HandoverEvent says so): old's link gets a fresh
-// program, and the kernel answered meanwhile. old is closed afterwards by
-// the caller, as after any reopen.
+// successor went away (Orphaned says so): old's link gets a fresh program,
+// and the kernel answered meanwhile. The caller closes old afterwards.
 func Reclaim(old *Interface) (*Interface, error) {
 	return open(old.name, old.opts, old.handler, old)
+}
+
+// Reopen replaces old with an Interface of other settings (or another
+// queue count) without detaching anything: old lets go of its queues, the
+// new program goes into old's link, and the new sockets bind; the kernel
+// listener answers between. The XDP mode cannot change this way (see
+// CanReopen). The caller closes old afterwards, whatever the outcome.
+func Reopen(old *Interface, opts Options) (*Interface, error) {
+	if !old.CanReopen(opts) {
+		return nil, fmt.Errorf("interface %s: the XDP mode changes: close and open instead", old.name)
+	}
+	old.releaseQueues(handoverGrace)
+	return open(old.name, opts, old.handler, old)
+}
+
+// CanReopen reports whether Reopen can move old to opts.
+func (i *Interface) CanReopen(opts Options) bool {
+	return opts.XDPMode == i.opts.XDPMode && i.filter.Attached() && !i.handing.Load()
 }
 
 func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, err error) {
@@ -94,7 +111,11 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 	// One process per interface: a second one fails here, before it loads,
 	// attaches or binds anything, unless it is entitled to take over.
 	var succ *successor
-	if old != nil {
+	if old != nil && old.owner != nil && !old.handing.Load() {
+		// A reopen in this process: the claim moves over.
+		i.owner, old.owner = old.owner, nil
+		i.owner.passTo(i.onHello)
+	} else if old != nil {
 		i.owner, err = claimOwnerWithin(name, nif.Index, claimWait, i.onHello)
 	} else if i.owner, err = claimOwner(name, nif.Index, i.onHello); isOwned(err) && opts.Takeover.allowed() {
 		succ, err = requestHandover(name, nif.Index, opts.Takeover)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,9 +19,11 @@ import (
 // and asks the owner who it is (SO_PEERCRED). The same socket carries a
 // handover to an entitled successor (handover.go).
 type owner struct {
-	ln      *net.UnixListener
-	onHello func(c *net.UnixConn, hello message, peer *unix.Ucred)
+	ln    *net.UnixListener
+	hello atomic.Pointer[helloFunc] // the Interface that owns the claim now
 }
+
+type helloFunc func(c *net.UnixConn, hello message, peer *unix.Ucred)
 
 // ownedError: another process holds the interface.
 type ownedError struct{ msg string }
@@ -47,7 +50,8 @@ func claimOwner(name string, index int, onHello func(*net.UnixConn, message, *un
 	if err != nil {
 		return nil, fmt.Errorf("interface %s: claiming it: %w", name, err)
 	}
-	o := &owner{ln: ln, onHello: onHello}
+	o := &owner{ln: ln}
+	o.passTo(onHello)
 	go o.answer()
 	return o, nil
 }
@@ -91,8 +95,12 @@ func (o *owner) serve(c *net.UnixConn) {
 		c.Close()
 		return
 	}
-	o.onHello(c, m, cred)
+	(*o.hello.Load())(c, m, cred)
 }
+
+// passTo makes another Interface of this process the claim's holder: a
+// reopen keeps the claim, and would-be successors meet the new one.
+func (o *owner) passTo(onHello helloFunc) { o.hello.Store(&onHello) }
 
 func (o *owner) release() {
 	if o != nil {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/afxdp/afxdp/bpf"
 )
 
 // tagged answers like echo, with a TXT record naming who answered.
@@ -237,5 +239,46 @@ func TestMessagesCarryDescriptors(t *testing.T) {
 	send(a, message{Op: opRefuse, Reason: "busy"})
 	if _, _, err := expect(b, opReleased, time.Second); err == nil || !strings.Contains(err.Error(), "refused: busy") {
 		t.Errorf("a refusal read as %v", err)
+	}
+}
+
+// TestReopenKeepsLink: new settings in the same process keep the link and
+// the claim; the new sockets serve.
+func TestReopenKeepsLink(t *testing.T) {
+	tb := newTestbed(t)
+	old, err := openIn(tb, DefaultOptions(), tagged("before"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve4(t, old)
+	if got := answeredBy(t, tb, 2*time.Second); got != "before" {
+		t.Fatalf("answered by %q", got)
+	}
+	id0, _ := old.LinkID()
+	opts := DefaultOptions()
+	opts.Batch = 16
+	opts.XDPMode = old.opts.XDPMode
+	var next *Interface
+	err = tb.srv.Do(func() (err error) { next, err = Reopen(old, opts); return err })
+	old.Close(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { next.Close(time.Second) })
+	if id, _ := next.LinkID(); id != id0 {
+		t.Errorf("link %d after the reopen, was %d", id, id0)
+	}
+	serve4(t, next)
+	if got := answeredBy(t, tb, 2*time.Second); got != "before" {
+		t.Errorf("after the reopen answered by %q", got)
+	}
+	// The claim moved: a second process is still refused.
+	if _, err := openIn(tb, DefaultOptions(), tagged("intruder")); err == nil || !strings.Contains(err.Error(), "already served") {
+		t.Errorf("a second Open after the reopen: %v", err)
+	}
+	mode := DefaultOptions()
+	mode.XDPMode = bpf.ModeGeneric
+	if next.CanReopen(mode) {
+		t.Error("a mode change claims it can reopen in place")
 	}
 }
