@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -22,13 +24,14 @@ type NS struct {
 	t    testing.TB
 }
 
-// New makes a namespace with a unique name that starts with "afx-"+role,
-// with its loopback up.
+// New makes a namespace with a unique name, "afx-ROLE-PID-RANDOM", with
+// its loopback up.
 func New(t testing.TB, role string) *NS {
 	t.Helper()
+	sweepOnce.Do(sweep)
 	var b [3]byte
 	rand.Read(b[:])
-	n := &NS{Name: "afx-" + role + "-" + hex.EncodeToString(b[:]), t: t}
+	n := &NS{Name: fmt.Sprintf("afx-%s-%d-%s", role, os.Getpid(), hex.EncodeToString(b[:])), t: t}
 	run(t, "ip", "netns", "add", n.Name)
 	t.Cleanup(func() {
 		// Deleting the namespace takes its links along.
@@ -38,6 +41,26 @@ func New(t testing.TB, role string) *NS {
 	})
 	n.Run("ip", "link", "set", "lo", "up")
 	return n
+}
+
+var sweepOnce sync.Once
+
+// sweep removes the namespaces of test processes that are gone: t.Cleanup
+// never runs in a test binary that was killed (a timeout), and the name
+// says which process made each.
+func sweep() {
+	entries, _ := os.ReadDir("/run/netns")
+	for _, e := range entries {
+		f := strings.Split(e.Name(), "-")
+		if len(f) != 4 || f[0] != "afx" {
+			continue
+		}
+		pid, err := strconv.Atoi(f[2])
+		if err != nil || pid == os.Getpid() || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		exec.Command("ip", "netns", "del", e.Name()).Run()
+	}
 }
 
 // Run runs a command inside the namespace and fails the test if it fails.

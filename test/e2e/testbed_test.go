@@ -207,7 +207,13 @@ func (tb *testbed) launchWith(ns *netns.NS, corefile string, o launchOpts) *core
 	}()
 	tb.t.Cleanup(func() {
 		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		<-c.exited
+		// Bounded: a cleanup that hung would leave the test to be killed,
+		// and its namespaces with it.
+		select {
+		case <-c.exited:
+		case <-time.After(10 * time.Second):
+			tb.t.Errorf("coredns in %s (pid %d) did not exit after SIGKILL", ns.Name, c.cmd.Process.Pid)
+		}
 		if tb.t.Failed() {
 			tb.t.Logf("coredns in %s said:\n%s", ns.Name, c.output())
 		}
