@@ -139,10 +139,3 @@ func (f *Filter) TakeLink(old *Filter) error {
 	f.mu.Unlock()
 	return nil
 }
-
-// Attached reports whether the filter holds a link.
-func (f *Filter) Attached() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.link != nil
-}

@@ -382,53 +382,47 @@ static __always_inline void route_ask(__u8 family, const void *src, const void *
 	bpf_ringbuf_submit(req, 0);
 }
 
-// route_check4 answers with the verdict user space found for an IPv4
-// source on the device the kernel delivers to: the kernel's own input check
-// (rp_filter) and the output route of the reply with its next hop's MAC.
-// An unknown source goes to the kernel, which answers it itself, while user
-// space finds out. Martians are never asked about.
-static __always_inline int route_check4(const struct ethhdr *eth, __u16 vlan, __u32 saddr, __u32 daddr,
-					const struct filter_config *cfg, struct reply_macs *macs)
+// route_check answers with the verdict user space found for a source on
+// the device the kernel delivers to: for IPv4 the kernel's own input check
+// (rp_filter), for both families the output route of the reply with its
+// next hop's MAC. An unknown source goes to the kernel, which answers it
+// itself, while user space finds out. Martians are never asked about. The
+// family's maps and key come in as arguments: inlined, they are constants.
+static __always_inline int route_check(void *routes, const void *key, void *local, __u8 family,
+				       const void *saddr, const void *daddr, __u32 alen,
+				       const struct ethhdr *eth, __u16 vlan,
+				       const struct filter_config *cfg, struct reply_macs *macs)
 {
-	struct route_key4 key = { .addr = saddr, .vlan = vlan };
 	__u32 gen = cfg->route_gen;
-	struct route_state *st = bpf_map_lookup_elem(&routes4, &key);
+	struct route_state *st = bpf_map_lookup_elem(routes, key);
 	int fresh = 0, ask = 0;
 	int c = route_decide(st, gen, macs, &fresh, &ask);
-	if (!(c == CNT_REDIRECT && fresh) && is_local(&local4, &saddr))
+	if (!(c == CNT_REDIRECT && fresh) && is_local(local, saddr))
 		return CNT_PASS_MARTIAN;
 	if (!ask)
 		return c;
 	if (!st) {
 		struct route_state pending = route_pending(gen);
-		bpf_map_update_elem(&routes4, &key, &pending, BPF_ANY);
+		bpf_map_update_elem(routes, key, &pending, BPF_ANY);
 	}
-	route_ask(4, &saddr, &daddr, 4, vlan, gen, eth);
+	route_ask(family, saddr, daddr, alen, vlan, gen, eth);
 	return c;
 }
 
-// route_check6 is route_check4 for IPv6, which has no reverse-path filter:
-// only the reply's route is checked.
+static __always_inline int route_check4(const struct ethhdr *eth, __u16 vlan, __u32 saddr, __u32 daddr,
+					const struct filter_config *cfg, struct reply_macs *macs)
+{
+	struct route_key4 key = { .addr = saddr, .vlan = vlan };
+	return route_check(&routes4, &key, &local4, 4, &saddr, &daddr, 4, eth, vlan, cfg, macs);
+}
+
 static __always_inline int route_check6(const struct ethhdr *eth, __u16 vlan, const struct in6_addr *saddr,
 					const struct in6_addr *daddr, const struct filter_config *cfg,
 					struct reply_macs *macs)
 {
 	struct route_key6 key = { .vlan = vlan };
 	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
-	__u32 gen = cfg->route_gen;
-	struct route_state *st = bpf_map_lookup_elem(&routes6, &key);
-	int fresh = 0, ask = 0;
-	int c = route_decide(st, gen, macs, &fresh, &ask);
-	if (!(c == CNT_REDIRECT && fresh) && is_local(&local6, saddr))
-		return CNT_PASS_MARTIAN;
-	if (!ask)
-		return c;
-	if (!st) {
-		struct route_state pending = route_pending(gen);
-		bpf_map_update_elem(&routes6, &key, &pending, BPF_ANY);
-	}
-	route_ask(6, saddr, daddr, 16, vlan, gen, eth);
-	return c;
+	return route_check(&routes6, &key, &local6, 6, saddr, daddr, 16, eth, vlan, cfg, macs);
 }
 
 // Mirrors miekg/dns's default accept policy for a QUERY. Anything it would

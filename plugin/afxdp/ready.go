@@ -41,9 +41,6 @@ func (g *generation) ready() bool {
 		return false
 	}
 	for _, cl := range g.sorted() {
-		if !reg.serving(cl.name) {
-			return false // a takeover that failed: the kernel answers
-		}
 		for k := range cl.keys {
 			if !reg.hasListener(g, cl.name, k) {
 				return false

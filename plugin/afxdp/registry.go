@@ -45,7 +45,8 @@ type iface struct {
 
 // acquire makes g a user of the claimed interface, opening it if no
 // generation has, or reopening it if the settings changed. A reopen loses no
-// query: the filter passes to the kernel listener while sockets are swapped.
+// query: the filter passes to the kernel listener while sockets are swapped,
+// and unless the XDP mode changes, the program never leaves the interface.
 func (r *registry) acquire(g *generation, cl *claim) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -53,8 +54,14 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f := r.ifaces[cl.name]
 	if f != nil && !f.opts.Equal(cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
-		if f.dp != nil && f.dp.CanReopen(cl.opts) {
-			return r.reopenWith(g, f, cl)
+		if f.dp.CanReopen(cl.opts) {
+			dp, err := datapath.Reopen(f.dp, cl.opts)
+			if err := r.replace(f, dp, err); err != nil {
+				return err // the old generation loses it too: the kernel answers
+			}
+			f.opts = cl.opts
+			f.refs[g] = true
+			return nil
 		}
 		f.base.keep(f.dp, closeGrace)
 		f.dp = nil
@@ -79,27 +86,10 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	return nil
 }
 
-// reopenWith moves f to cl's settings keeping its XDP link (acquire's
-// reopen when the mode stays).
-func (r *registry) reopenWith(g *generation, f *iface, cl *claim) error {
-	old := f.dp
-	dp, err := datapath.Reopen(old, cl.opts)
-	f.base.keep(old, closeGrace)
-	f.dp = nil
-	if err != nil {
-		r.drop(f) // the old generation loses it too: the kernel answers
-		return err
-	}
-	f.opts = cl.opts
-	r.serve(f, dp)
-	f.refs[g] = true
-	return nil
-}
-
 // follow watches one datapath for what makes the registry act: its RX
 // queue count changed (ethtool -L), or the process it was handed to went
-// away. Both reopen it while the kernel listener answers; a reclaim keeps
-// the link attached.
+// away. Both reopen it on the same XDP link while the kernel listener
+// answers.
 func (r *registry) follow(name string, dp *datapath.Interface) {
 	for {
 		select {
@@ -119,16 +109,13 @@ func (r *registry) follow(name string, dp *datapath.Interface) {
 	}
 }
 
-// reopen replaces dp. After a handover whose successor went away
-// (reclaim), the new datapath takes dp's link, so the program never leaves
-// the interface; otherwise dp is closed first, as a new one could not
-// claim the interface while it holds it.
+// reopen replaces dp, unless it was closed or replaced meanwhile.
 func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := r.ifaces[name]
 	if f == nil || f.dp != dp {
-		return // closed or reopened meanwhile
+		return
 	}
 	var ndp *datapath.Interface
 	var err error
@@ -136,20 +123,27 @@ func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 		log.Infof("interface %s: the process it was handed to is gone; taking it back", name)
 		handoverEvents.WithLabelValues(name, "reclaimed").Inc()
 		ndp, err = datapath.Reclaim(dp)
-		f.base.keep(dp, closeGrace)
 	} else {
 		log.Infof("interface %s: RX queue count changed, reopening", name)
 		ndp, err = datapath.Reopen(dp, f.opts)
-		f.base.keep(dp, closeGrace)
 	}
+	if err := r.replace(f, ndp, err); err != nil {
+		log.Errorf("interface %s: reopening: %v; its queries go to the kernel", name, err)
+	}
+}
+
+// replace closes f's datapath and makes ndp its successor, which took the
+// link from it; if opening ndp failed (err), f is dropped: nothing of afxdp
+// is left on the interface, and the kernel listener answers everything.
+func (r *registry) replace(f *iface, ndp *datapath.Interface, err error) error {
+	f.base.keep(f.dp, closeGrace)
 	f.dp = nil
 	if err != nil {
-		// Nothing is attached: the kernel listener answers everything.
-		log.Errorf("interface %s: reopening: %v; its queries go to the kernel", name, err)
 		r.drop(f)
-		return
+		return err
 	}
 	r.serve(f, ndp)
+	return nil
 }
 
 func (r *registry) wakeTargets(name string) []netip.AddrPort {
@@ -256,13 +250,6 @@ func (r *registry) hasListener(g *generation, name string, k listenKey) bool {
 	defer r.mu.Unlock()
 	f := r.ifaces[name]
 	return f != nil && f.listeners[k] != nil && f.listeners[k].gen == g
-}
-
-func (r *registry) serving(name string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := r.ifaces[name]
-	return f != nil && f.dp != nil && f.dp.Serving()
 }
 
 func (r *registry) live(g *generation) bool {

@@ -44,6 +44,11 @@ func newTestbed(t *testing.T) *testbed {
 // echo answers every query with a TXT record naming the queue it came on
 // and the client address it came from.
 func echo(r *Request) {
+	replyTXT(r, fmt.Sprintf("q=%d src=%s", r.Queue(), netip.AddrPortFrom(r.Header.Src, r.Header.SrcPort)))
+}
+
+// replyTXT answers r's query with one TXT record holding txt.
+func replyTXT(r *Request, txt string) {
 	var q dns.Msg
 	if err := q.Unpack(r.Payload); err != nil || len(q.Question) != 1 {
 		return
@@ -52,7 +57,7 @@ func echo(r *Request) {
 	m.SetReply(&q)
 	m.Answer = append(m.Answer, &dns.TXT{
 		Hdr: dns.RR_Header{Name: q.Question[0].Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 30},
-		Txt: []string{fmt.Sprintf("q=%d src=%s", r.Queue(), netip.AddrPortFrom(r.Header.Src, r.Header.SrcPort))},
+		Txt: []string{txt},
 	})
 	out, err := m.Pack()
 	if err != nil {

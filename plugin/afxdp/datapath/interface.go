@@ -44,10 +44,8 @@ type Interface struct {
 	events          chan HandoverEvent // handovers as they happen, for the owner's log
 	swapped         time.Time          // when this process's program went in by a handover
 	servedAfterSwap bool
-	held            bool         // a takeover's loops wait for the first Serve
-	final           []QueueStats // Stats when the queues were released
-	orphaned        chan struct{}
-	orphanOnce      sync.Once
+	final           []QueueStats  // Stats when the queues were released
+	orphaned        chan struct{} // closed when the successor went away
 
 	queuesChanged chan struct{} // the driver's RX queue count is no longer the one bound
 }
@@ -78,7 +76,7 @@ func Reclaim(old *Interface) (*Interface, error) {
 // CanReopen). The caller closes old afterwards, whatever the outcome.
 func Reopen(old *Interface, opts Options) (*Interface, error) {
 	if !old.CanReopen(opts) {
-		return nil, fmt.Errorf("interface %s: the XDP mode changes: close and open instead", old.name)
+		return nil, fmt.Errorf("interface %s: cannot be reopened in place (the XDP mode changes, or it was handed over)", old.name)
 	}
 	old.releaseQueues(handoverGrace)
 	return open(old.name, opts, old.handler, old)
@@ -86,7 +84,7 @@ func Reopen(old *Interface, opts Options) (*Interface, error) {
 
 // CanReopen reports whether Reopen can move old to opts.
 func (i *Interface) CanReopen(opts Options) bool {
-	return opts.XDPMode == i.opts.XDPMode && i.filter.Attached() && !i.handing.Load()
+	return opts.XDPMode == i.opts.XDPMode && !i.handing.Load()
 }
 
 func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, err error) {
@@ -151,14 +149,10 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu, onQueue); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
-	if succ != nil {
-		if err := i.takeOver(succ); err != nil {
-			return nil, fmt.Errorf("interface %s: %w", name, err)
-		}
-		i.pred = succ
-	}
 	switch {
 	case succ != nil:
+		i.pred = succ
+		err = i.takeOver(succ)
 	case old != nil:
 		err = i.filter.TakeLink(old.filter)
 	default:
@@ -183,9 +177,6 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 	}
 	return i, nil
 }
-
-// Serving reports whether this Interface serves its interface.
-func (i *Interface) Serving() bool { return i.filter.Attached() }
 
 func newInterface(name string, index int, opts Options, h Handler) *Interface {
 	return &Interface{name: name, index: index, opts: opts, handler: h,

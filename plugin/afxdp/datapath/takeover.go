@@ -24,15 +24,13 @@ const handoverGrace = 2 * time.Second
 type HandoverKind int
 
 const (
-	HandedOver    HandoverKind = iota // this process's sockets are closed; PID serves
-	SuccessorGone                     // PID went away: Reclaim the interface
-	Refused                           // PID asked and was refused (Err says why)
-	Abandoned                         // PID stopped before it swapped; nothing changed
-	KernelWindow                      // this process took over from PID and serves; Took is how long the kernel answered
+	HandedOver   HandoverKind = iota // this process's sockets are closed; PID serves
+	Refused                          // PID asked and was refused (Err says why)
+	Abandoned                        // PID stopped before it swapped; nothing changed
+	KernelWindow                     // this process took over from PID and serves; Took is how long the kernel answered
 )
 
-// HandoverEvent is one step of a handover, for the owner's log and its
-// reaction (a reclaim).
+// HandoverEvent is one step of a handover, for the log and the metrics.
 type HandoverEvent struct {
 	Kind HandoverKind
 	PID  int
@@ -61,11 +59,8 @@ func (i *Interface) LinkID() (uint32, error) { return i.filter.LinkID() }
 func (i *Interface) Orphaned() <-chan struct{} { return i.orphaned }
 
 // emit reports e; the report is for the log and may be dropped if nobody
-// reads, the reclaim signal never is.
+// reads (Orphaned, which a reclaim needs, never is).
 func (i *Interface) emit(e HandoverEvent) {
-	if e.Kind == SuccessorGone {
-		i.orphanOnce.Do(func() { close(i.orphaned) })
-	}
 	select {
 	case i.events <- e:
 	default:
@@ -129,7 +124,7 @@ func (i *Interface) handOver(c *net.UnixConn, pid int) {
 			}
 		}
 		if !i.closing.Load() {
-			i.emit(HandoverEvent{Kind: SuccessorGone, PID: pid})
+			close(i.orphaned) // once: a handover happens once per Interface
 		}
 	}()
 }
