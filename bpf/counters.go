@@ -21,6 +21,7 @@ const (
 	PassRPFilter     = Counter(filterCounterCNT_PASS_RP_FILTER)
 	PassRoutePending = Counter(filterCounterCNT_PASS_ROUTE_PENDING)
 	PassElsewhere    = Counter(filterCounterCNT_PASS_ROUTED_ELSEWHERE)
+	HotAnswer        = Counter(filterCounterCNT_HOT_ANSWER)
 	NumCounters      = int(filterCounterCNT_MAX)
 )
 
@@ -39,6 +40,7 @@ var counterNames = [NumCounters]string{
 	PassRPFilter:     "rp_filter",
 	PassRoutePending: "route_pending",
 	PassElsewhere:    "routed_elsewhere",
+	HotAnswer:        "hot_answer",
 }
 
 // String is the name used in metrics: "redirect", or the reason a frame was

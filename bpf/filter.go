@@ -21,24 +21,33 @@ const MaxQueues = 256
 type Filter struct {
 	objs filterObjects
 
-	mu    sync.Mutex
-	link  link.Link
-	mode  Mode
-	ports map[uint16]int // served port -> number of served addresses using it
-	cfg   filterFilterConfig
-	local map[netip.Addr]bool
+	mu     sync.Mutex
+	link   link.Link
+	mode   Mode
+	ports  map[uint16]int // served port -> number of served addresses using it
+	served map[netip.AddrPort]bool
+	cfg    filterFilterConfig
+	local  map[netip.Addr]bool
+
+	hotSpec *ebpf.MapSpec // the hot map type, for NewHotMap
 }
 
 // Load loads the program and creates its maps. It needs CAP_BPF (or
 // CAP_SYS_ADMIN); the error says so when the kernel refuses.
 func Load() (*Filter, error) {
-	f := &Filter{ports: make(map[uint16]int), local: make(map[netip.Addr]bool)}
+	f := &Filter{ports: make(map[uint16]int), served: make(map[netip.AddrPort]bool), local: make(map[netip.Addr]bool)}
 	if err := loadFilterObjects(&f.objs, nil); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("loading the XDP filter: kernel lacks BPF support: %w", err)
 		}
 		return nil, fmt.Errorf("loading the XDP filter (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root): %w", err)
 	}
+	spec, err := loadFilter()
+	if err != nil || spec.Maps["hot_maps"] == nil || spec.Maps["hot_maps"].InnerMap == nil {
+		f.objs.Close()
+		return nil, fmt.Errorf("loading the XDP filter: no hot map type: %v", err)
+	}
+	f.hotSpec = spec.Maps["hot_maps"].InnerMap.Copy()
 	return f, nil
 }
 
@@ -120,12 +129,20 @@ func (f *Filter) ClearSocket(queue int) error {
 }
 
 // Serve starts redirecting UDP queries to addr:port.
-func (f *Filter) Serve(addr netip.Addr, port uint16) error {
+func (f *Filter) Serve(addr netip.Addr, port uint16) error { return f.ServeAs(addr, port, 0) }
+
+// ServeAs is Serve with the listener number the program keys hot answers
+// by (0: none). Serving a served addr:port again changes its listener.
+func (f *Filter) ServeAs(addr netip.Addr, port uint16, listener uint32) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.putServed(addr, port); err != nil {
+	if err := f.putServed(addr, port, listener); err != nil {
 		return err
 	}
+	if f.served[netip.AddrPortFrom(addr, port)] {
+		return nil
+	}
+	f.served[netip.AddrPortFrom(addr, port)] = true
 	if f.ports[port] == 0 {
 		if err := f.objs.Ports.Put(be16(port), uint32(0)); err != nil {
 			return fmt.Errorf("adding served port %d: %w", port, err)
@@ -143,6 +160,7 @@ func (f *Filter) Unserve(addr netip.Addr, port uint16) error {
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return nil
 	}
+	delete(f.served, netip.AddrPortFrom(addr, port))
 	if err != nil {
 		return fmt.Errorf("removing served %s: %w", netip.AddrPortFrom(addr, port), err)
 	}
@@ -155,13 +173,13 @@ func (f *Filter) Unserve(addr netip.Addr, port uint16) error {
 	return nil
 }
 
-func (f *Filter) putServed(addr netip.Addr, port uint16) error {
+func (f *Filter) putServed(addr netip.Addr, port uint16, listener uint32) error {
 	var err error
 	switch {
 	case addr.Is4():
-		err = f.objs.Served4.Put(served4(addr, port), uint32(0))
+		err = f.objs.Served4.Put(served4(addr, port), listener)
 	case addr.Is6() && !addr.Is4In6():
-		err = f.objs.Served6.Put(served6(addr, port), uint32(0))
+		err = f.objs.Served6.Put(served6(addr, port), listener)
 	default:
 		return fmt.Errorf("cannot serve address %q", addr)
 	}

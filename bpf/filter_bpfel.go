@@ -30,7 +30,8 @@ const (
 	filterCounterCNT_PASS_RP_FILTER        filterCounter = 11
 	filterCounterCNT_PASS_ROUTE_PENDING    filterCounter = 12
 	filterCounterCNT_PASS_ROUTED_ELSEWHERE filterCounter = 13
-	filterCounterCNT_MAX                   filterCounter = 14
+	filterCounterCNT_HOT_ANSWER            filterCounter = 14
+	filterCounterCNT_MAX                   filterCounter = 15
 )
 
 type filterFilterConfig struct {
@@ -39,6 +40,33 @@ type filterFilterConfig struct {
 	MasterMac [6]uint8
 	RpFilter  uint32
 	RouteGen  uint32
+}
+
+type filterHotKey struct {
+	_        structs.HostLayout
+	Listener uint32
+	Qtype    uint16
+	Flags    uint8
+	NameLen  uint8
+	Name     [64]uint8
+}
+
+type filterHotValue struct {
+	_       structs.HostLayout
+	Expires uint64
+	Slot    uint32
+	RrsLen  uint16
+	RrsSum  uint16
+	Flags2  uint8
+	Flags3  uint8
+	Ad      uint8
+	AdKnown uint8
+	An      uint16
+	Ns      uint16
+	Ex      uint16
+	Pad     uint16
+	Rrs     [480]uint8
+	_       [4]byte
 }
 
 type filterIn6Addr struct {
@@ -114,6 +142,8 @@ type filterServed6Key struct {
 const (
 	filterMapConfig             = "config"
 	filterMapCounters           = "counters"
+	filterMapHotHits            = "hot_hits"
+	filterMapHotMaps            = "hot_maps"
 	filterMapLocal4             = "local4"
 	filterMapLocal6             = "local6"
 	filterMapPorts              = "ports"
@@ -125,6 +155,8 @@ const (
 	filterMapXsks               = "xsks"
 	filterProgXdpDns            = "xdp_dns"
 	filterVarUnusedCounter      = "unused_counter"
+	filterVarUnusedHotKey       = "unused_hot_key"
+	filterVarUnusedHotValue     = "unused_hot_value"
 	filterVarUnusedRouteKey4    = "unused_route_key4"
 	filterVarUnusedRouteKey6    = "unused_route_key6"
 	filterVarUnusedRouteRequest = "unused_route_request"
@@ -182,6 +214,8 @@ type filterProgramSpecs struct {
 type filterMapSpecs struct {
 	Config        *ebpf.MapSpec `ebpf:"config"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	HotHits       *ebpf.MapSpec `ebpf:"hot_hits"`
+	HotMaps       *ebpf.MapSpec `ebpf:"hot_maps"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
 	Ports         *ebpf.MapSpec `ebpf:"ports"`
@@ -198,6 +232,8 @@ type filterMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterVariableSpecs struct {
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedHotKey       *ebpf.VariableSpec `ebpf:"unused_hot_key"`
+	UnusedHotValue     *ebpf.VariableSpec `ebpf:"unused_hot_value"`
 	UnusedRouteKey4    *ebpf.VariableSpec `ebpf:"unused_route_key4"`
 	UnusedRouteKey6    *ebpf.VariableSpec `ebpf:"unused_route_key6"`
 	UnusedRouteRequest *ebpf.VariableSpec `ebpf:"unused_route_request"`
@@ -226,6 +262,8 @@ func (o *filterObjects) Close() error {
 type filterMaps struct {
 	Config        *ebpf.Map `ebpf:"config"`
 	Counters      *ebpf.Map `ebpf:"counters"`
+	HotHits       *ebpf.Map `ebpf:"hot_hits"`
+	HotMaps       *ebpf.Map `ebpf:"hot_maps"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
 	Ports         *ebpf.Map `ebpf:"ports"`
@@ -241,6 +279,8 @@ func (m *filterMaps) Close() error {
 	return _FilterClose(
 		m.Config,
 		m.Counters,
+		m.HotHits,
+		m.HotMaps,
 		m.Local4,
 		m.Local6,
 		m.Ports,
@@ -258,6 +298,8 @@ func (m *filterMaps) Close() error {
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterVariables struct {
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedHotKey       *ebpf.Variable `ebpf:"unused_hot_key"`
+	UnusedHotValue     *ebpf.Variable `ebpf:"unused_hot_value"`
 	UnusedRouteKey4    *ebpf.Variable `ebpf:"unused_route_key4"`
 	UnusedRouteKey6    *ebpf.Variable `ebpf:"unused_route_key6"`
 	UnusedRouteRequest *ebpf.Variable `ebpf:"unused_route_request"`

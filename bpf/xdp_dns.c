@@ -26,6 +26,20 @@
 // a full ring) is asked for again after this long.
 #define ROUTE_ASK_AGAIN_NS 1000000000ULL
 
+// Hot answers: the longest name the program keys (wire octets, root label
+// included), the most record bytes an entry holds, the largest DNS reply
+// it writes (512: within every client's buffer and every size rule, so it
+// is never one the chain would truncate or compress), entries per map and
+// hit-counter slots (two per entry: query without and with OPT).
+#define HOT_NAME_MAX 64
+#define HOT_RRS_MAX 480
+#define HOT_REPLY_MAX 512
+#define HOT_ENTRIES 32768
+#define HOT_SLOTS (2 * HOT_ENTRIES)
+#define HOT_DO 1
+#define HOT_CD 2
+#define HOT_V6 4
+
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
 #endif
@@ -46,6 +60,7 @@ enum counter {
 	CNT_PASS_RP_FILTER,  // the kernel's reverse-path check rejects the source
 	CNT_PASS_ROUTE_PENDING, // the source's route is not known yet
 	CNT_PASS_ROUTED_ELSEWHERE, // the reply would leave by another device, or there is no route
+	CNT_HOT_ANSWER,      // answered from the hot map in place (XDP_TX)
 	CNT_MAX,
 };
 
@@ -64,6 +79,8 @@ const enum route_verdict *unused_route_verdict __attribute__((unused));
 const struct route_request *unused_route_request __attribute__((unused));
 const struct route_key4 *unused_route_key4 __attribute__((unused));
 const struct route_key6 *unused_route_key6 __attribute__((unused));
+const struct hot_key *unused_hot_key __attribute__((unused));
+const struct hot_value *unused_hot_value __attribute__((unused));
 
 // What user space tells the program about the interface, so that it can
 // mirror the kernel's input checks. One entry.
@@ -136,6 +153,62 @@ struct dnshdr {
 	__u16 nscount;
 	__u16 arcount;
 };
+
+// A hot entry's key: the user-space table's. listener is the served map's
+// value for the query's destination address and port; the name is the
+// query's, lowercased, zero-padded; qtype as in the packet; the class is
+// always IN (others are not keyed).
+struct hot_key {
+	__u32 listener;
+	__u16 qtype;
+	__u8 flags;    // HOT_DO, HOT_CD, HOT_V6 (the client's family)
+	__u8 name_len; // wire octets, root label included
+	__u8 name[HOT_NAME_MAX];
+};
+
+// What a hit writes after the client's question. User space writes whole
+// maps and never changes one the program can see (see hot_maps), so the
+// program reads a value that is complete and unchanging. The records'
+// TTLs are already what they should read until expires; the program does
+// no TTL arithmetic and serves nothing at or past expires.
+struct hot_value {
+	__u64 expires;  // CLOCK_MONOTONIC ns from which it is not served, less one tick (see hot.h)
+	__u32 slot;     // index of its hit counters in hot_hits (and slot+1 for queries with OPT)
+	__u16 rrs_len;  // bytes of rrs in use, 1..HOT_RRS_MAX
+	__u16 rrs_sum;  // one's-complement sum of rrs as 16-bit words from an even offset, folded
+	__u8 flags2;    // the reply's AA bit (0x04); QR, opcode and RD are the program's
+	__u8 flags3;    // RA (0x80) and RCODE; AD and CD are the program's
+	__u8 ad;        // the stored AD bit (0x20): shown only to a client that sent DO or AD
+	__u8 ad_known;  // the entry knows its AD bit (its filling query had DO or AD)
+	__u16 an, ns, ex; // record counts, network order (ex without the OPT)
+	__u16 pad;
+	__u8 rrs[HOT_RRS_MAX];
+};
+
+struct hot_map {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, HOT_ENTRIES);
+	__type(key, struct hot_key);
+	__type(value, struct hot_value);
+};
+
+// The live hot map in slot 0. User space fills a new map and swaps it in
+// whole; the kernel waits for running programs before the swap returns,
+// so an old map is never read again once it is replaced.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct hot_map);
+} hot_maps SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HOT_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} hot_hits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -314,6 +387,14 @@ struct reply_macs {
 	__u8 own[6];
 };
 
+// Where a query that may be answered in place stands in its frame, and
+// which listener it is for (the served map's value).
+struct pkt_info {
+	__u32 listener;
+	__u32 tagged; // one VLAN tag: the IP header at 18, not 14
+	__u32 v6;
+};
+
 // route_decide turns a source's cached verdict into what to do with its
 // query, copying the reply's MACs out for an answer in place. A verdict of
 // an older generation (routes, addresses or links changed since) still
@@ -462,7 +543,7 @@ static __always_inline int check_udp(struct udphdr *udp, void *ip_payload_end,
 }
 
 static __always_inline int parse_ipv4(const struct ethhdr *eth, __u16 vlan, void *l3, void *data_end,
-				      struct reply_macs *macs)
+				      struct reply_macs *macs, struct pkt_info *info)
 {
 	struct iphdr *ip = l3;
 
@@ -488,8 +569,10 @@ static __always_inline int parse_ipv4(const struct ethhdr *eth, __u16 vlan, void
 	if ((void *)(udp + 1) > data_end) // re-proven for the verifier
 		return CNT_PASS_MALFORMED;
 	struct served4_key key = { .addr = ip->daddr, .port = udp->dest };
-	if (!bpf_map_lookup_elem(&served4, &key))
+	__u32 *listener = bpf_map_lookup_elem(&served4, &key);
+	if (!listener)
 		return CNT_PASS_ADDR;
+	info->listener = *listener;
 
 	// In the kernel's order: martians (local sources with the route), then
 	// the route back.
@@ -518,7 +601,7 @@ static __always_inline int is_ipv6_ext(__u8 nh)
 }
 
 static __always_inline int parse_ipv6(const struct ethhdr *eth, __u16 vlan, void *l3, void *data_end,
-				      struct reply_macs *macs)
+				      struct reply_macs *macs, struct pkt_info *info)
 {
 	struct ipv6hdr *ip6 = l3;
 
@@ -546,8 +629,11 @@ static __always_inline int parse_ipv6(const struct ethhdr *eth, __u16 vlan, void
 
 	struct served6_key key = { .port = udp->dest };
 	__builtin_memcpy(key.addr, &ip6->daddr, sizeof(key.addr));
-	if (!bpf_map_lookup_elem(&served6, &key))
+	__u32 *listener = bpf_map_lookup_elem(&served6, &key);
+	if (!listener)
 		return CNT_PASS_ADDR;
+	info->listener = *listener;
+	info->v6 = 1;
 
 	struct filter_config *cfg = get_config();
 	if (!cfg || martian6(&ip6->saddr, &ip6->daddr, udp->source) || !for_us(eth, cfg))
@@ -557,7 +643,7 @@ static __always_inline int parse_ipv6(const struct ethhdr *eth, __u16 vlan, void
 
 // classify decides what a frame is; the caller turns that into a verdict.
 // For a query to answer in place, macs are the reply's.
-static __always_inline int classify(struct xdp_md *ctx, struct reply_macs *macs)
+static __always_inline int classify(struct xdp_md *ctx, struct reply_macs *macs, struct pkt_info *info)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -582,10 +668,11 @@ static __always_inline int classify(struct xdp_md *ctx, struct reply_macs *macs)
 		l3 += 4;
 	}
 
+	info->tagged = vlan || proto != eth->h_proto;
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(eth, vlan, l3, data_end, macs);
+		return parse_ipv4(eth, vlan, l3, data_end, macs, info);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(eth, vlan, l3, data_end, macs);
+		return parse_ipv6(eth, vlan, l3, data_end, macs, info);
 	return CNT_PASS_NOT_IP;
 }
 
@@ -616,18 +703,34 @@ static __always_inline int redirect(struct xdp_md *ctx, __u32 queue, const struc
 	return count(CNT_PASS_NO_SOCKET, act);
 }
 
-SEC("xdp")
-int xdp_dns(struct xdp_md *ctx)
+#include "hot.h"
+
+// filter is the program; bench_test.c wraps it too.
+static __always_inline int filter(struct xdp_md *ctx)
 {
 	struct reply_macs macs = {};
-	int c = classify(ctx, &macs);
+	struct pkt_info info = {};
+	int c = classify(ctx, &macs, &info);
 	if (c != CNT_REDIRECT)
 		return count(c, XDP_PASS);
+
+	switch (hot_answer(ctx, &info, &macs)) {
+	case HOT_SENT:
+		return count(CNT_HOT_ANSWER, XDP_TX);
+	case HOT_BROKEN:
+		return count(CNT_PASS_MALFORMED, XDP_DROP);
+	}
 
 	__u32 queue = ctx->rx_queue_index;
 	if (!bpf_map_lookup_elem(&xsks, &queue))
 		return count(CNT_PASS_NO_SOCKET, XDP_PASS);
 	return redirect(ctx, queue, &macs);
+}
+
+SEC("xdp")
+int xdp_dns(struct xdp_md *ctx)
+{
+	return filter(ctx);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

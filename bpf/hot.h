@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+//
+// Hot answers in the XDP program: a query whose key is in the live hot map
+// is answered in place with XDP_TX, with the bytes the user-space hot table
+// (plugin/afxdp/hot) would write for it, which are the chain's. Included by
+// xdp_dns.c after its maps; it runs only on queries that passed the martian
+// and route checks. Whatever it cannot key or vouch for goes on, untouched,
+// to the redirect: the user-space tier and the chain see it as today.
+
+enum hot_result {
+	HOT_MISS = 0, // the frame is untouched
+	HOT_SENT,     // the frame is the reply
+	HOT_BROKEN,   // the frame was changed and could not be finished (never seen)
+};
+
+// One's-complement arithmetic on big-endian 16-bit words held as numbers:
+// sums accumulate in 64 bits and fold at the end. A run of bytes that
+// starts at an odd offset of the datagram adds its even-aligned sum with
+// the bytes swapped.
+static __always_inline __u32 csum_fold(__u64 s)
+{
+	s = (s & 0xffffffff) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u32)((s & 0xffff) + (s >> 16));
+}
+
+static __always_inline __u32 csum_at(__u64 s, __u32 odd)
+{
+	__u32 f = csum_fold(s);
+	return odd ? ((f & 0xff) << 8) | (f >> 8) : f;
+}
+
+static __always_inline __u64 sum_addr(const __u32 *a, int words)
+{
+	__u64 s = 0;
+	for (int i = 0; i < words; i++)
+		s += bpf_ntohl(a[i]);
+	return s;
+}
+
+// Query types a cache hit may not answer as any other (hot.ParseQuery).
+static __always_inline int hot_qtype(__u16 t)
+{
+	switch (t) {
+	case 41: case 43: case 46: case 249: case 250:
+	case 251: case 252: case 253: case 254: case 255:
+		return 0;
+	}
+	return 1;
+}
+
+// The query as read by hot_parse: its key and what the reply echoes.
+struct hot_query {
+	struct hot_key key;
+	__u64 qsum;   // the question (name, type, class) as it sits at offset 12
+	__u32 qend;   // DNS offset just past the question
+	__u32 opt;    // 1 if it carries a bare OPT (11 bytes at qend)
+	__u16 osize;  // the OPT's UDP size as sent
+	__u8 oflags;  // the OPT's high flag byte as sent (DO and Z bits 8-14)
+	__u8 ad;      // the query's AD bit
+	__u64 osum;   // the query's OPT, at qend
+};
+
+// lower8 lowercases the ASCII letters of eight bytes at once (label
+// lengths, at most 63, are never letters; bytes from 0x80 are kept).
+static __always_inline __u64 lower8(__u64 w)
+{
+	__u64 hept = w & 0x7f7f7f7f7f7f7f7fULL;
+	__u64 ge_a = hept + 0x3f3f3f3f3f3f3f3fULL; // bit 7 set from 'A'
+	__u64 gt_z = hept + 0x2525252525252525ULL; // bit 7 set above 'Z'
+	__u64 upper = (ge_a ^ gt_z) & ~w & 0x8080808080808080ULL;
+	return w | (upper >> 2);
+}
+
+// hot_name reads the question name at name: it walks the labels (no
+// pointers, no reserved label types, as hot.ParseQuery; longer names than
+// the key holds are not keyed), then copies it into the key eight bytes at
+// a time, lowercased, and sums it as sent. It returns the name's length.
+static __always_inline int hot_name(__u8 *name, void *data_end, struct hot_query *q)
+{
+	__u32 off = 0;
+	int len = 0;
+	for (int k = 0; k < HOT_NAME_MAX / 2; k++) {
+		if (off >= HOT_NAME_MAX || (void *)(name + off + 1) > data_end)
+			return 0;
+		__u8 c = name[off];
+		if (c & 0xc0)
+			return 0;
+		if (c == 0) {
+			len = off + 1;
+			break;
+		}
+		off += c + 1;
+	}
+	if (len < 4)
+		return 0; // the tail load below needs four bytes (the root alone is no cache hit worth it)
+
+	// Eight bytes at a time; a word that would end past the name and its
+	// QTYPE and QCLASS is loaded that much earlier and shifted down, so no
+	// load leaves the question. Little-endian loads: the sum comes out
+	// byte-swapped.
+	__u64 sum = 0;
+	__u64 *key = (__u64 *)q->key.name;
+#pragma unroll
+	for (int j = 0; j < HOT_NAME_MAX / 8; j++) {
+		int at = j * 8;
+		if (at >= len)
+			break; // the key's rest stays zero
+		__u32 base = at < len - 4 ? at : len - 4;
+		if (base > HOT_NAME_MAX || (void *)(name + base + 8) > data_end)
+			return 0;
+		__u64 w = *(__u64 *)(name + base) >> (8 * ((at - base) & 7));
+		int r = len - at;
+		if (r < 8)
+			w &= ~0ULL >> (8 * ((8 - r) & 7));
+		sum += w;
+		sum += sum < w;
+		key[j] = lower8(w);
+	}
+	__u32 f = csum_fold(sum);
+	q->qsum = ((f & 0xff) << 8) | (f >> 8);
+	q->key.name_len = len;
+	return len;
+}
+
+// hot_parse keys the query in dns (of ulen UDP bytes in all) if it is one
+// hot.ParseQuery accepts: one question, nothing else but a bare OPT
+// (root owner, version 0, no options) at the very end, class IN.
+static __always_inline int hot_parse(struct dnshdr *dns, __u32 ulen, void *data_end, struct hot_query *q)
+{
+	if (dns->qdcount != bpf_htons(1) || dns->ancount || dns->nscount || bpf_ntohs(dns->arcount) > 1)
+		return 0;
+	__u8 *name = (void *)(dns + 1);
+	int len = hot_name(name, data_end, q);
+	if (len <= 0 || len > HOT_NAME_MAX)
+		return 0;
+	__u8 *p = name + len;
+	if ((void *)(p + 4) > data_end)
+		return 0;
+	__u16 qtype = bpf_ntohs(*(__u16 *)p);
+	if (*(__u16 *)(p + 2) != bpf_htons(1) || !hot_qtype(qtype))
+		return 0;
+	q->key.qtype = *(__u16 *)p;
+	q->qsum += csum_at(qtype + 1, len & 1);
+	q->qend = 12 + len + 4;
+	q->opt = dns->arcount != 0;
+	if (q->opt) {
+		__u8 *o = p + 4;
+		if ((void *)(o + 11) > data_end)
+			return 0;
+		if (o[0] || o[1] || o[2] != 41 || o[6] || o[9] || o[10])
+			return 0;
+		q->osize = (__u16)o[3] << 8 | o[4];
+		q->oflags = o[7];
+		__u64 s = (__u32)o[0] << 8 | o[1];
+		s += (__u32)o[2] << 8 | o[3];
+		s += (__u32)o[4] << 8 | o[5];
+		s += (__u32)o[6] << 8 | o[7];
+		s += (__u32)o[8] << 8 | o[9];
+		s += (__u32)o[10] << 8;
+		q->osum = csum_at(s, len & 1);
+		if (o[7] & 0x80)
+			q->key.flags |= HOT_DO;
+	}
+	if (ulen != 8 + q->qend + (q->opt ? 11 : 0))
+		return 0; // something trails
+	if (dns->flags2 & 0x10)
+		q->key.flags |= HOT_CD;
+	q->ad = dns->flags2 & 0x20;
+	return 1;
+}
+
+// The reply's OPT: SizeAndDo's copy of the client's (its UDP size, the DO
+// and Z bits 8-14 kept, the low flag byte, version and extended RCODE
+// zero: every stored RCODE is below 16), no options.
+static __always_inline void hot_opt(const struct hot_query *q, __u8 o[12])
+{
+	__builtin_memset(o, 0, 12);
+	o[2] = 41;
+	o[3] = q->osize >> 8;
+	o[4] = q->osize & 0xff;
+	o[7] = q->oflags;
+}
+
+static __always_inline __u64 hot_opt_sum(const __u8 o[12])
+{
+	return ((__u32)o[2] << 8 | o[3]) + ((__u32)o[4] << 8) + o[7];
+}
+
+// hot_answer answers the query in the frame from the live hot map, in
+// place: the reply to the route's next hop from the delivering device's
+// MAC, addresses and ports swapped, the IP header as the datapath writes
+// one (TOS 0, hop limit 64, IPv4 ID 0 with DF), the client's ID and
+// question, the entry's flags and records, the client's OPT as the chain
+// echoes it, both checksums computed. A query whose checksums are wrong is
+// not answered (the kernel drops it; the datapath counts it).
+static __always_inline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const struct reply_macs *macs)
+{
+	__u32 zero = 0;
+	void *hot = bpf_map_lookup_elem(&hot_maps, &zero);
+	if (!hot)
+		return HOT_MISS;
+
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	// Offsets from flags, so the verifier sees their bounds.
+	__u32 l3 = 14 + ((info->tagged & 1) << 2);
+	__u32 l4 = l3 + 20 + ((info->v6 & 1) * 20);
+	struct udphdr *udp = data + l4;
+	struct dnshdr *dns = (void *)(udp + 1);
+	if ((void *)(dns + 1) > data_end)
+		return HOT_MISS;
+
+	__u32 ulen = bpf_ntohs(udp->len);
+	__u64 addrs; // the pseudo-header's addresses: the same sum swapped
+	if (info->v6) {
+		struct ipv6hdr *ip6 = data + l3;
+		if ((void *)(ip6 + 1) > data_end || bpf_ntohs(ip6->payload_len) != ulen || !udp->check)
+			return HOT_MISS;
+		addrs = sum_addr((__u32 *)&ip6->saddr, 8);
+	} else {
+		struct iphdr *ip = data + l3;
+		if ((void *)(ip + 1) > data_end || ip->ihl != 5 || bpf_ntohs(ip->tot_len) != 20 + ulen)
+			return HOT_MISS;
+		if (csum_fold(sum_addr((__u32 *)ip, 5)) != 0xffff)
+			return HOT_MISS; // a wrong header checksum
+		addrs = sum_addr(&ip->saddr, 2);
+	}
+
+	struct hot_query q;
+	__builtin_memset(&q.key, 0, sizeof(q.key));
+	q.osum = 0;
+	q.osize = 0;
+	q.oflags = 0;
+	if (!hot_parse(dns, ulen, data_end, &q))
+		return HOT_MISS;
+	q.key.listener = info->listener;
+	if (info->v6)
+		q.key.flags |= HOT_V6;
+
+	// The query's own checksum must hold (zero: none, IPv4 only).
+	__u32 words = bpf_ntohs(dns->id) + ((__u32)dns->flags1 << 8 | dns->flags2) + 1 + bpf_ntohs(dns->arcount);
+	if (udp->check) {
+		__u64 s = addrs + IPPROTO_UDP + 2 * ulen + bpf_ntohs(udp->source) + bpf_ntohs(udp->dest) +
+			  bpf_ntohs(udp->check) + words + q.qsum + q.osum;
+		if (csum_fold(s) != 0xffff)
+			return HOT_MISS;
+	}
+
+	// The coarse clock (a third of the cost of the fine one here) lags
+	// CLOCK_MONOTONIC by at most a tick; user space writes expires that
+	// much early (bpf.HotClockSlack), so nothing is served at its expiry.
+	struct hot_value *v = bpf_map_lookup_elem(hot, &q.key);
+	if (!v || bpf_ktime_get_coarse_ns() >= v->expires)
+		return HOT_MISS;
+	int show_ad = (q.key.flags & HOT_DO) || q.ad;
+	if (show_ad && !v->ad_known)
+		return HOT_MISS;
+	__u32 rrs_len = v->rrs_len;
+	if (rrs_len == 0 || rrs_len > HOT_RRS_MAX)
+		return HOT_MISS;
+	__u32 dlen = q.qend + rrs_len + (q.opt ? 11 : 0);
+	if (dlen > HOT_REPLY_MAX)
+		return HOT_MISS;
+
+	// What the reply says, decided before the frame changes.
+	__u8 f1 = 0x80 | (v->flags2 & 0x04) | (dns->flags1 & 0x01);
+	__u8 f2 = v->flags3 | (show_ad ? (v->ad & 0x20) : 0) | (dns->flags2 & 0x10);
+	__u16 id = dns->id, sport = udp->source, dport = udp->dest;
+	__u16 an = v->an, ns = v->ns, ex = bpf_htons(bpf_ntohs(v->ex) + q.opt);
+	__u32 slot = v->slot + q.opt;
+	__u32 rlen = 8 + dlen;
+	__u8 opt[12];
+	hot_opt(&q, opt);
+	__u64 s = addrs + IPPROTO_UDP + 2 * rlen + bpf_ntohs(sport) + bpf_ntohs(dport) + bpf_ntohs(id) +
+		  ((__u32)f1 << 8 | f2) + 1 + bpf_ntohs(an) + bpf_ntohs(ns) + bpf_ntohs(ex) + q.qsum +
+		  csum_at(v->rrs_sum, q.qend & 1);
+	if (q.opt)
+		s += csum_at(hot_opt_sum(opt), (q.qend + rrs_len) & 1);
+	__u16 check = ~csum_fold(s) & 0xffff;
+	if (!check)
+		check = 0xffff;
+
+	int delta = (int)(l4 + rlen) - (int)bpf_xdp_get_buff_len(ctx);
+	if (bpf_xdp_adjust_tail(ctx, delta))
+		return HOT_MISS;
+	if (bpf_xdp_store_bytes(ctx, l4 + 8 + q.qend, v->rrs, rrs_len))
+		return HOT_BROKEN;
+	if (q.opt && bpf_xdp_store_bytes(ctx, l4 + 8 + q.qend + rrs_len, opt, 11))
+		return HOT_BROKEN;
+
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (data + l4 + 8 + 12 > data_end)
+		return HOT_BROKEN;
+	struct ethhdr *eth = data;
+	__builtin_memcpy(eth->h_dest, macs->next_hop, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, macs->own, ETH_ALEN);
+	if (info->v6) {
+		struct ipv6hdr *ip6 = data + l3;
+		if ((void *)(ip6 + 1) > data_end)
+			return HOT_BROKEN;
+		struct in6_addr a = ip6->saddr;
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = a;
+		*(__u32 *)ip6 = bpf_htonl(0x60000000);
+		ip6->payload_len = bpf_htons(rlen);
+		ip6->hop_limit = 64;
+	} else {
+		struct iphdr *ip = data + l3;
+		if ((void *)(ip + 1) > data_end)
+			return HOT_BROKEN;
+		__u32 a = ip->saddr;
+		ip->saddr = ip->daddr;
+		ip->daddr = a;
+		ip->tos = 0;
+		ip->tot_len = bpf_htons(20 + rlen);
+		ip->id = 0;
+		ip->frag_off = bpf_htons(0x4000);
+		ip->ttl = 64;
+		ip->check = 0;
+		ip->check = bpf_htons(~csum_fold(sum_addr((__u32 *)ip, 5)) & 0xffff);
+	}
+	udp = data + l4;
+	dns = (void *)(udp + 1);
+	if ((void *)(dns + 1) > data_end)
+		return HOT_BROKEN;
+	udp->source = dport;
+	udp->dest = sport;
+	udp->len = bpf_htons(rlen);
+	udp->check = bpf_htons(check);
+	dns->flags1 = f1;
+	dns->flags2 = f2;
+	dns->ancount = an;
+	dns->nscount = ns;
+	dns->arcount = ex;
+
+	__u64 *hits = bpf_map_lookup_elem(&hot_hits, &slot);
+	if (hits)
+		*hits += 1;
+	return HOT_SENT;
+}

@@ -1,0 +1,504 @@
+package bpf
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math/rand"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/afxdp/afxdp/internal/pkt"
+)
+
+const xdpTX = 3
+
+// The hot answer model: what the program must make of a frame, written in
+// plain Go from the spec (hot.h is not read): the key as the user-space
+// table keys a query, and the reply as the datapath would frame the bytes
+// the table renders.
+
+type hotModelKey struct {
+	listener uint32
+	qtype    uint16
+	do, cd   bool
+	v6       bool
+	name     string
+}
+
+type hotModel struct {
+	entries   map[hotModelKey]*HotEntry
+	listeners map[netip.AddrPort]uint32
+	now       time.Duration
+}
+
+// dnsQuery is what the model reads of a query: nil if it is not keyed.
+type dnsQuery struct {
+	key         hotModelKey
+	id          uint16
+	rd, ad, opt bool
+	question    []byte // as sent
+	osize       uint16
+	oflags      byte
+}
+
+var hotBadTypes = map[uint16]bool{41: true, 43: true, 46: true, 249: true, 250: true, 251: true, 252: true, 253: true, 254: true, 255: true}
+
+func modelDNSQuery(p []byte) *dnsQuery {
+	if len(p) < 12 || p[2]&0x80 != 0 || p[2]>>3&0xf != 0 {
+		return nil
+	}
+	be := binary.BigEndian
+	if be.Uint16(p[4:]) != 1 || be.Uint16(p[6:]) != 0 || be.Uint16(p[8:]) != 0 || be.Uint16(p[10:]) > 1 {
+		return nil
+	}
+	q := &dnsQuery{id: be.Uint16(p), rd: p[2]&1 != 0, ad: p[3]&0x20 != 0}
+	q.key.cd = p[3]&0x10 != 0
+	off := 12
+	for {
+		if off >= len(p) || off-12 >= HotNameMax {
+			return nil
+		}
+		c := int(p[off])
+		if c&0xc0 != 0 {
+			return nil
+		}
+		off += 1 + c
+		if c == 0 {
+			break
+		}
+	}
+	name := bytes.Clone(p[12:min(off, len(p))])
+	for i, b := range name {
+		if b >= 'A' && b <= 'Z' {
+			name[i] = b + 32
+		}
+	}
+	if len(name) > HotNameMax || off+4 > len(p) {
+		return nil
+	}
+	q.key.name = string(name)
+	q.key.qtype = be.Uint16(p[off:])
+	if be.Uint16(p[off+2:]) != 1 || hotBadTypes[q.key.qtype] {
+		return nil
+	}
+	off += 4
+	q.question = p[12:off]
+	if be.Uint16(p[10:]) == 1 {
+		o := p[off:]
+		if len(o) < 11 || o[0] != 0 || be.Uint16(o[1:]) != 41 || o[6] != 0 || be.Uint16(o[9:]) != 0 {
+			return nil
+		}
+		q.opt, q.osize, q.oflags = true, be.Uint16(o[3:]), o[7]
+		q.key.do = o[7]&0x80 != 0
+		off += 11
+	}
+	if off != len(p) {
+		return nil
+	}
+	return q
+}
+
+// modelReply renders the DNS reply the user-space table would.
+func modelReply(q *dnsQuery, e *HotEntry) []byte {
+	b := binary.BigEndian.AppendUint16(nil, q.id)
+	f1, f2 := byte(0x80), e.Rcode
+	if e.AA {
+		f1 |= 0x04
+	}
+	if q.rd {
+		f1 |= 0x01
+	}
+	if e.RA {
+		f2 |= 0x80
+	}
+	if e.AD && (q.key.do || q.ad) {
+		f2 |= 0x20
+	}
+	if q.key.cd {
+		f2 |= 0x10
+	}
+	ex := e.EX
+	if q.opt {
+		ex++
+	}
+	b = append(b, f1, f2, 0, 1)
+	b = binary.BigEndian.AppendUint16(b, e.AN)
+	b = binary.BigEndian.AppendUint16(b, e.NS)
+	b = binary.BigEndian.AppendUint16(b, ex)
+	b = append(b, q.question...)
+	b = append(b, e.RRs...)
+	if q.opt {
+		b = append(b, 0, 0, 41, byte(q.osize>>8), byte(q.osize), 0, 0, q.oflags, 0, 0, 0)
+	}
+	return b
+}
+
+// answer is the reply frame for frame, or nil where the program must go
+// on as without hot answers. s gives the route verdicts and the checks.
+func (m *hotModel) answer(frame []byte, s *servedSet) []byte {
+	if modelClassify(frame, s) != Redirect {
+		return nil
+	}
+	l3, tags := 14, []uint16(nil)
+	if t := binary.BigEndian.Uint16(frame[12:]); t == 0x8100 || t == 0x88a8 {
+		l3, tags = 18, []uint16{t}
+	}
+	be := binary.BigEndian
+	var src, dst netip.Addr
+	var udp []byte
+	if frame[l3]>>4 == 4 {
+		ip := frame[l3:]
+		if ip[0]&0xf != 5 || onesSum(ip[:20]) != 0xffff {
+			return nil
+		}
+		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+		udp = ip[20:be.Uint16(ip[2:])]
+	} else {
+		ip := frame[l3:]
+		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+		udp = ip[40 : 40+int(be.Uint16(ip[4:]))]
+		if be.Uint16(udp[6:]) == 0 {
+			return nil
+		}
+	}
+	if int(be.Uint16(udp[4:])) != len(udp) {
+		return nil
+	}
+	if be.Uint16(udp[6:]) != 0 && pkt.UDPChecksum(src, dst, zeroCheck(udp)) != be.Uint16(udp[6:]) {
+		return nil
+	}
+	q := modelDNSQuery(udp[8:])
+	if q == nil {
+		return nil
+	}
+	q.key.listener = m.listeners[netip.AddrPortFrom(dst, be.Uint16(udp[2:]))]
+	q.key.v6 = dst.Is6()
+	e := m.entries[q.key]
+	if e == nil || m.now >= e.Expires-HotClockSlack || ((q.key.do || q.ad) && !e.ADKnown) {
+		return nil
+	}
+	reply := modelReply(q, e)
+	if len(reply) > HotReplyMax {
+		return nil
+	}
+	srcAddr, vid := frameSource(frame)
+	r := s.routes[routeKey{srcAddr, vid}]
+	out := pkt.Frame{Dst: r.NextHop, Src: r.Own, VLANs: tags, SrcIP: dst, DstIP: src,
+		SrcPort: be.Uint16(udp[2:]), DstPort: be.Uint16(udp[0:]), FragOff: 0x4000, Payload: reply}.Build()
+	if tags != nil { // pkt writes VID 100; keep the query's TCI
+		copy(out[14:16], frame[14:16])
+	}
+	return out
+}
+
+func zeroCheck(udp []byte) []byte {
+	c := bytes.Clone(udp)
+	c[6], c[7] = 0, 0
+	return c
+}
+
+// rrA is an uncompressed A record.
+func rrA(name string, ttl uint32, addr [4]byte) []byte {
+	b := pkt.Query(name, 1)[12:]
+	b = b[:len(b)-4]
+	b = binary.BigEndian.AppendUint16(b, 1)
+	b = binary.BigEndian.AppendUint16(b, 1)
+	b = binary.BigEndian.AppendUint32(b, ttl)
+	b = binary.BigEndian.AppendUint16(b, 4)
+	return append(b, addr[:]...)
+}
+
+func wireName(name string) []byte {
+	q := pkt.Query(strings.ToLower(name), 1)
+	return q[12 : len(q)-4]
+}
+
+// hotFixture is a filter serving modelServed as listeners 1..n, with a hot
+// map the test writes by hand, and the model that must agree with it.
+type hotFixture struct {
+	f *Filter
+	s *servedSet
+	m *hotModel
+}
+
+func newHotFixture(tb testing.TB) *hotFixture {
+	f := loadHost(tb)
+	m := &hotModel{entries: map[hotModelKey]*HotEntry{}, listeners: map[netip.AddrPort]uint32{}}
+	for i, ap := range modelServed {
+		if err := f.ServeAs(ap.Addr(), ap.Port(), uint32(i+1)); err != nil {
+			tb.Fatal(err)
+		}
+		m.listeners[ap] = uint32(i + 1)
+	}
+	return &hotFixture{f: f, s: testServed(), m: m}
+}
+
+// install writes entries as one new map, as user space does.
+func (x *hotFixture) install(tb testing.TB, entries ...*HotEntry) {
+	tb.Helper()
+	h, err := x.f.NewHotMap()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	clear(x.m.entries)
+	for _, e := range entries {
+		if err := h.Add(e); err != nil {
+			tb.Fatal(err)
+		}
+		x.m.entries[hotModelKey{e.Listener, e.QType, e.DO, e.CD, e.V6, string(e.Name)}] = e
+	}
+	if err := x.f.SwapHot(h); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { h.Close() })
+}
+
+// check runs frame and compares verdict, counter and output with the model.
+func (x *hotFixture) check(frame []byte) error {
+	x.m.now = Monotonic()
+	want := x.m.answer(frame, x.s)
+	before, err := x.f.Counters()
+	if err != nil {
+		return err
+	}
+	out := make([]byte, len(frame)+HotReplyMax+64)
+	opts := &ebpf.RunOptions{Data: frame, DataOut: out, Repeat: 1}
+	ret, err := x.f.Program().Run(opts)
+	if err != nil {
+		return fmt.Errorf("test run: %w", err)
+	}
+	out = opts.DataOut
+	after, err := x.f.Counters()
+	if err != nil {
+		return err
+	}
+	wantC, wantRet := model(frame, x.s), uint32(xdpPass)
+	if want != nil {
+		wantC, wantRet = HotAnswer, xdpTX
+	}
+	if ret != wantRet || after[wantC]-before[wantC] != 1 {
+		return fmt.Errorf("frame %x: verdict %d, counter %s moved by %d; want verdict %d", frame, ret, wantC, after[wantC]-before[wantC], wantRet)
+	}
+	if want != nil && !bytes.Equal(out, want) {
+		return fmt.Errorf("frame %x:\nprogram %x\nmodel   %x", frame, out, want)
+	}
+	if want == nil && !bytes.Equal(out, frame) {
+		return fmt.Errorf("frame %x changed without an answer: %x", frame, out)
+	}
+	return nil
+}
+
+// hotEntries are the entries of the table test: example.org A for both
+// families on port 53, with AD known, one with odd lengths everywhere.
+func hotEntries(expires time.Duration) []*HotEntry {
+	a := rrA("example.org.", 299, [4]byte{198, 18, 0, 10})
+	// An odd name (17 bytes) with odd records (31 bytes): every checksum
+	// term at an odd offset.
+	odd := append(wireName("abc.example.org."), 0, 16, 0, 1, 0, 0, 0, 7, 0, 4, 3, 'a', 'b', 'c')
+	txt := append(wireName("t.example.org."), 0, 16, 0, 1, 0, 0, 0, 60, 0, 6, 5, 'h', 'e', 'l', 'l', 'o')
+	es := []*HotEntry{
+		{Listener: 1, QType: 1, Name: wireName("example.org."), RRs: a, AN: 1, RA: true, ADKnown: true, AD: true},
+		{Listener: 2, QType: 1, V6: true, Name: wireName("example.org."), RRs: a, AN: 1, RA: true},
+		{Listener: 1, QType: 1, DO: true, Name: wireName("example.org."), RRs: a, AN: 1, RA: true, ADKnown: true},
+		{Listener: 1, QType: 16, Name: wireName("abc.example.org."), RRs: odd, AN: 1, AA: true},
+		{Listener: 1, QType: 16, Name: wireName("t.example.org."), RRs: txt, AN: 1, Rcode: 0},
+		{Listener: 1, QType: 28, Name: wireName("nx.example.org."), RRs: a, NS: 1, Rcode: 3},
+	}
+	for i, e := range es {
+		e.Expires, e.Slot = expires, uint32(2*i)
+	}
+	return es
+}
+
+func withOPT(q []byte, size uint16, flags byte) []byte {
+	q = bytes.Clone(q)
+	q[11] = 1
+	return append(q, 0, 0, 41, byte(size>>8), byte(size), 0, 0, flags, 0, 0, 0)
+}
+
+func hotCases() []seedCase {
+	q := func(name string, qtype uint16, mut func(p []byte) []byte) []byte {
+		p := pkt.Query(name, qtype)
+		if mut != nil {
+			p = mut(p)
+		}
+		return p
+	}
+	v4 := func(p []byte) []byte {
+		return pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: p}.Build()
+	}
+	v6 := func(p []byte) []byte {
+		return pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client6, DstIP: server6, SrcPort: 40001, DstPort: 53, Payload: p}.Build()
+	}
+	vlan := func(p []byte) []byte {
+		return pkt.Frame{Dst: serverMAC, Src: clientMAC, VLANs: []uint16{0x8100}, SrcIP: client4, DstIP: server4, SrcPort: 40002, DstPort: 53, Payload: p}.Build()
+	}
+	noCheck := func(f []byte) []byte { f = bytes.Clone(f); f[14+20+6], f[14+20+7] = 0, 0; return f }
+	badCheck := func(f []byte) []byte { f = bytes.Clone(f); f[14+20+7] ^= 1; return f }
+	badIPCheck := func(f []byte) []byte { f = bytes.Clone(f); f[14+10] ^= 1; return f }
+	return []seedCase{
+		{"ipv4 hit", v4(q("example.org.", 1, nil)), HotAnswer},
+		{"ipv4 hit 0x20 case", v4(q("ExAmPlE.oRg.", 1, nil)), HotAnswer},
+		{"ipv4 hit no checksum", noCheck(v4(q("example.org.", 1, nil))), HotAnswer},
+		{"ipv4 wrong udp checksum", badCheck(v4(q("example.org.", 1, nil))), PassNoSocket},
+		{"ipv4 wrong ip checksum", badIPCheck(v4(q("example.org.", 1, nil))), PassNoSocket},
+		{"ipv6 hit", v6(q("example.org.", 1, nil)), HotAnswer},
+		{"ipv6 on an ipv4 entry's name", v6(q("abc.example.org.", 16, nil)), PassNoSocket},
+		{"vlan hit", vlan(q("example.org.", 1, nil)), HotAnswer},
+		{"odd name and records", v4(q("ABC.example.org.", 16, nil)), HotAnswer},
+		{"opt without do", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 1232, 0) })), HotAnswer},
+		{"opt with do", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 4096, 0x80) })), HotAnswer},
+		{"opt z bits", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 512, 0x7f) })), HotAnswer},
+		{"odd name with opt", v4(q("abc.example.org.", 16, func(p []byte) []byte { return withOPT(p, 1400, 0) })), HotAnswer},
+		{"opt with an option", v4(q("example.org.", 1, func(p []byte) []byte {
+			p = withOPT(p, 1232, 0)
+			p[len(p)-1] = 4
+			return append(p, 0, 10, 0, 0)
+		})), PassNoSocket},
+		{"cd set: other key", v4(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x10; return p })), PassNoSocket},
+		{"ad asked, known", v4(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), HotAnswer},
+		{"ad asked, unknown", v6(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), PassNoSocket},
+		{"rd clear", v4(q("example.org.", 1, func(p []byte) []byte { p[2] &^= 1; return p })), HotAnswer},
+		{"txt", v4(q("t.example.org.", 16, nil)), HotAnswer},
+		{"nxdomain", v4(q("nx.example.org.", 28, nil)), HotAnswer},
+		{"other type", v4(q("example.org.", 28, nil)), PassNoSocket},
+		{"any", v4(q("example.org.", 255, nil)), PassNoSocket},
+		{"class ch", v4(q("example.org.", 1, func(p []byte) []byte { p[len(p)-1] = 3; return p })), PassNoSocket},
+		{"trailing byte", v4(q("example.org.", 1, func(p []byte) []byte { return append(p, 0) })), PassNoSocket},
+		{"compressed name", v4(append(pkt.Query(".", 1)[:12], 0xc0, 12, 0, 1, 0, 1)), PassNoSocket},
+		{"name too long for the key", v4(q(strings.Repeat("a", 60)+".example.org.", 1, nil)), PassNoSocket},
+		{"other port's listener", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 5353, Payload: pkt.Query("example.org.", 1)}.Build(), PassNoSocket},
+		{"via router", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: viaRouter4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), HotAnswer},
+		{"martian source", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: server4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), PassMartian},
+		{"routed elsewhere", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: elsewhere4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), PassElsewhere},
+		{"padded frame", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1), Padding: 20}.Build(), HotAnswer},
+	}
+}
+
+// TestHotAnswers: the program answers what the model answers, byte for
+// byte, and leaves everything else as it was.
+func TestHotAnswers(t *testing.T) {
+	x := newHotFixture(t)
+	x.install(t, hotEntries(Monotonic()+time.Hour)...)
+	for _, c := range hotCases() {
+		t.Run(c.name, func(t *testing.T) {
+			x.m.now = Monotonic()
+			if got := x.m.answer(c.frame, x.s) != nil; got != (c.want == HotAnswer) {
+				t.Fatalf("the model answers: %v, the case says %s", got, c.want)
+			}
+			if err := x.check(c.frame); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestHotExpiry: an entry is served until its expiry and never from it on
+// (the map is written by hand, the program's clock is CLOCK_MONOTONIC).
+func TestHotExpiry(t *testing.T) {
+	x := newHotFixture(t)
+	frame := hotCases()[0].frame
+	for _, c := range []struct {
+		name    string
+		expires time.Duration
+		want    bool
+	}{
+		{"an hour ahead", Monotonic() + time.Hour, true},
+		{"passed", Monotonic() - time.Nanosecond, false},
+		{"long passed", 1, false},
+		{"now", Monotonic(), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			x.install(t, hotEntries(c.expires)...)
+			x.m.now = Monotonic()
+			if got := x.m.answer(frame, x.s) != nil; got != c.want {
+				t.Fatalf("model answers %v", got)
+			}
+			if err := x.check(frame); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	// An entry 100 ms ahead is served, then not once its time has come.
+	x.install(t, hotEntries(Monotonic()+100*time.Millisecond)...)
+	if err := x.check(frame); err != nil || x.m.answer(frame, x.s) == nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	time.Sleep(120 * time.Millisecond)
+	if err := x.check(frame); err != nil || x.m.answer(frame, x.s) != nil {
+		t.Fatalf("after expiry: %v", err)
+	}
+}
+
+// TestHotHitsCounted: each answer counts in its entry's slot, by shape.
+func TestHotHitsCounted(t *testing.T) {
+	x := newHotFixture(t)
+	es := hotEntries(Monotonic() + time.Hour)
+	x.install(t, es...)
+	cs := hotCases()
+	for _, i := range []int{0, 1, 1, 9, 10} { // no OPT once and twice, OPT (no DO), OPT with DO
+		if err := x.check(cs[i].frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hits := make([]uint64, HotSlots)
+	if err := x.f.HotHits(hits); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]uint64{0: 3, 1: 1, 2*2 + 1: 1} // entry 0: thrice without OPT, once with; entry 2 (DO): once with OPT
+	for i, n := range hits {
+		if n != want[i] {
+			t.Errorf("slot %d: %d hits, want %d", i, n, want[i])
+		}
+	}
+	// Removing the map stops hot answers.
+	if err := x.f.SwapHot(nil); err != nil {
+		t.Fatal(err)
+	}
+	clear(x.m.entries)
+	if err := x.check(cs[0].frame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHotMatchesModelOnMutations: random edits of the hot cases.
+func TestHotMatchesModelOnMutations(t *testing.T) {
+	x := newHotFixture(t)
+	x.install(t, hotEntries(Monotonic()+time.Hour)...)
+	r := rand.New(rand.NewSource(14))
+	n := 0
+	for _, c := range hotCases() {
+		for range 300 {
+			m := mutate(r, c.frame)
+			if !runnable(m) {
+				continue
+			}
+			n++
+			if err := x.check(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Logf("%d mutated frames agree", n)
+}
+
+func FuzzHot(f *testing.F) {
+	for _, c := range hotCases() {
+		f.Add(c.frame)
+	}
+	x := newHotFixture(f)
+	x.install(f, hotEntries(Monotonic()+time.Hour)...)
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		if !runnable(frame) {
+			return
+		}
+		if err := x.check(frame); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
