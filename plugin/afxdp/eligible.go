@@ -30,6 +30,7 @@ type blockPolicy struct {
 	metrics *metrics.Metrics // the block's prometheus, if any
 	why     string           // what turns hot answers off
 	entries int              // the block's hot_entries
+	tier    hotMode          // the block's hot setting: hotUser and hotXDP pick a tier
 }
 
 func (p *blockPolicy) on() bool { return p.cache != nil }

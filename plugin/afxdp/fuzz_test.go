@@ -63,7 +63,7 @@ func testServer(tb testing.TB) *dnsserver.Server {
 func testBridge(tb testing.TB) *bridge {
 	b := newBridge()
 	k := listenKey{scope: scopeAll, port: 53}
-	b.table.Store(newTable(map[listenKey]*listener{k: newListener(k, testServer(tb), nil, nil)}))
+	b.table.Store(newTable(map[listenKey]*listener{k: newListener(k, testServer(tb), nil, nil, xdpTier{})}))
 	return b
 }
 

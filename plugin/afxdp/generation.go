@@ -85,12 +85,13 @@ func (g *generation) decideHot() error {
 		switch {
 		case b.set.hot == hotOff:
 			p.cache, p.why = nil, "hot off"
-		case !p.on() && b.set.hot == hotOn:
-			return plugin.Error(pluginName, fmt.Errorf("%s: hot on, but in %s %s", b.where, p, p.why))
+		case !p.on() && b.set.hot.required():
+			return plugin.Error(pluginName, fmt.Errorf("%s: hot answers asked for, but in %s %s", b.where, p, p.why))
 		case !p.on():
 			log.Infof("hot answers off in %s: %s", p, p.why)
 		}
 		p.entries = b.set.hotEntries
+		p.tier = b.set.hot
 		g.policies[cfg] = p
 	}
 	return nil

@@ -1,6 +1,7 @@
 package afxdp
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -36,11 +37,14 @@ type hotListener struct {
 	route  zoneRoute
 	server string // the Server's address: CoreDNS's "server" label
 
-	hits    atomic.Uint64                // since the listener started
-	busy    atomic.Int64                 // nanoseconds spent answering hot since the last flush
-	flushed uint64                       // hits at the last flush (the flusher's own)
-	passed  [maxHotReasons]atomic.Uint64 // by hot.Reason
-	retired *hotCounts                   // where the counts go when it retires
+	hits       atomic.Uint64                // since the listener started
+	xdpHits    atomic.Uint64                // answered by the XDP program (counted at its refreshes)
+	busy       atomic.Int64                 // nanoseconds spent answering hot since the last flush
+	flushed    uint64                       // hits at the last flush (the flusher's own)
+	flushedXDP uint64                       // xdpHits at the last flush
+	xdp        bool                         // the XDP program answers this listener's entries too
+	passed     [maxHotReasons]atomic.Uint64 // by hot.Reason
+	retired    *hotCounts                   // where the counts go when it retires
 
 	seriesMu sync.Mutex
 	series   map[seriesKey]*hotSeries // shared by the entries with the same labels
@@ -53,7 +57,9 @@ type hotListener struct {
 const maxHotReasons = 64
 
 // newHotListener returns nil where no block of the server answers hot.
-func newHotListener(g *generation, s *dnsserver.Server, retired *hotCounts) *hotListener {
+// tier says whether the XDP program can answer on the interface (and why
+// not); a block's `hot user` or `hot xdp` overrides it.
+func newHotListener(g *generation, s *dnsserver.Server, retired *hotCounts, tier xdpTier) *hotListener {
 	if g == nil {
 		return nil
 	}
@@ -75,10 +81,35 @@ func newHotListener(g *generation, s *dnsserver.Server, retired *hotCounts) *hot
 		return nil
 	}
 	hl := &hotListener{table: hot.NewTable(entries), route: route, server: s.Addr, stop: make(chan struct{}), retired: retired,
-		series: map[seriesKey]*hotSeries{}}
+		series: map[seriesKey]*hotSeries{}, xdp: tier.ok}
+	hl.xdp, tier.why = tierOf(route, tier)
+	if !logged {
+		if hl.xdp {
+			log.Infof("hot answers for listener %s on %s: in the XDP program and the receive loop", s.Addr, tier.iface)
+		} else {
+			log.Infof("hot answers for listener %s on %s: in the receive loop only (%s)", s.Addr, tier.iface, tier.why)
+		}
+	}
 	hl.done.Add(1)
 	go hl.flusher()
 	return hl
+}
+
+// tierOf: `hot user` in any block of the listener keeps its answers in
+// the receive loop; otherwise `hot xdp` in any puts them in the program
+// too; otherwise the interface decides.
+func tierOf(route zoneRoute, tier xdpTier) (bool, string) {
+	xdp, why := tier.ok, tier.why
+	for _, p := range route {
+		switch {
+		case !p.on():
+		case p.tier == hotUser:
+			return false, fmt.Sprintf("hot user in %s", p)
+		case p.tier == hotXDP:
+			xdp, why = true, ""
+		}
+	}
+	return xdp, why
 }
 
 // answer is the receive loop's hook: a hot answer into out, or 0.
@@ -158,12 +189,14 @@ func (hl *hotListener) retire() {
 
 // hotCounts are the plugin's own hot counters, summed.
 type hotCounts struct {
-	hits, evictions uint64
-	passed          [maxHotReasons]uint64
+	hits, xdpHits uint64
+	evictions     uint64
+	passed        [maxHotReasons]uint64
 }
 
 func (c *hotCounts) add(o *hotCounts) {
 	c.hits += o.hits
+	c.xdpHits += o.xdpHits
 	c.evictions += o.evictions
 	for i := range c.passed {
 		c.passed[i] += o.passed[i]
@@ -172,20 +205,29 @@ func (c *hotCounts) add(o *hotCounts) {
 
 func (c *hotCounts) addLive(hl *hotListener) {
 	c.hits += hl.hits.Load()
+	c.xdpHits += hl.xdpHits.Load()
 	c.evictions += hl.table.Evictions()
 	for i := range c.passed {
 		c.passed[i] += hl.passed[i].Load()
 	}
 }
 
+// flush moves the entries' hits into CoreDNS's series. Hits of the XDP
+// program arrive on the entries at its refreshes; each is observed with
+// the receive loop's time per hit of the same period (the program's own,
+// a fraction of it, is not measured), 0 if the loop answered none.
 func (hl *hotListener) flush() {
-	total := hl.hits.Load()
+	total, xdp := hl.hits.Load(), hl.xdpHits.Load()
 	hits, busy := total-hl.flushed, hl.busy.Swap(0)
-	hl.flushed = total
-	if hits == 0 {
+	fresh := xdp - hl.flushedXDP
+	hl.flushed, hl.flushedXDP = total, xdp
+	if hits+fresh == 0 {
 		return
 	}
-	perHit := time.Duration(busy / int64(hits))
+	var perHit time.Duration
+	if hits > 0 {
+		perHit = time.Duration(busy / int64(hits))
+	}
 	hl.table.Flush(func(h *hot.Hits) {
 		if s, ok := h.Meta.(*hotSeries); ok {
 			s.add(h, perHit)

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin/pkg/transport"
@@ -93,14 +94,28 @@ type listener struct {
 	ctx    context.Context // Key and LoopKey set, as the kernel path sets them
 	gen    *generation
 	hot    *hotListener // nil where no block answers hot
+	id     uint32       // never reused: the XDP program's hot entries are keyed by it
 }
 
+// listenerIDs numbers listeners for the XDP program's hot map, so that an
+// entry of a replaced server never answers for its successor.
+var listenerIDs atomic.Uint32
+
 // newListener makes the listener of server s; retired (may be nil) keeps
-// its hot counts once it is replaced.
-func newListener(k listenKey, s *dnsserver.Server, g *generation, retired *hotCounts) *listener {
+// its hot counts once it is replaced; tier is what the interface allows.
+func newListener(k listenKey, s *dnsserver.Server, g *generation, retired *hotCounts, tier xdpTier) *listener {
 	ctx := context.WithValue(context.Background(), dnsserver.Key{}, s)
 	ctx = context.WithValue(ctx, dnsserver.LoopKey{}, 0)
-	return &listener{key: k, server: s, ctx: ctx, gen: g, hot: newHotListener(g, s, retired)}
+	return &listener{key: k, server: s, ctx: ctx, gen: g, hot: newHotListener(g, s, retired, tier), id: listenerIDs.Add(1)}
+}
+
+// xdpID is the served map's value for the listener: its id where the
+// program answers its hot entries, else 0.
+func (l *listener) xdpID() uint32 {
+	if l == nil || l.hot == nil || !l.hot.xdp {
+		return 0
+	}
+	return l.id
 }
 
 // table routes a query's destination to its listener. It is immutable:

@@ -44,6 +44,7 @@ var (
 
 	xdpRedirected = desc("xdp_redirected_total", "Frames the XDP program redirected to an AF_XDP socket.", "interface")
 	xdpPassed     = desc("xdp_passed_total", "Frames the XDP program passed to the kernel, by reason.", "interface", "reason")
+	xdpAnswered   = desc("xdp_answered_total", "Queries the XDP program answered itself (hot answers, XDP_TX).", "interface")
 	xdpMode       = desc("xdp_mode", "XDP attach mode in use (1 for the mode label that applies).", "interface", "mode")
 	zeroCopy      = desc("zerocopy", "1 if the AF_XDP sockets run in zero-copy mode, 0 in copy mode.", "interface")
 	queues        = desc("queues", "RX queues with a bound AF_XDP socket.", "interface")
@@ -54,7 +55,7 @@ var (
 
 	routeErrors = desc("route_errors_total", "Failures to read the kernel's routing state or to tell it to the XDP program (the sources concerned go to the kernel meanwhile).", "interface")
 
-	hotHits      = desc("hot_hits_total", "Queries answered hot: cache hits replayed in the receive loop without the plugin chain.", "interface")
+	hotHits      = desc("hot_hits_total", "Queries answered hot: cache hits replayed without the plugin chain, by tier (user: the receive loop; xdp: the XDP program).", "interface", "tier")
 	hotPassed    = desc("hot_passed_total", "Queries on listeners with hot answers that went to the plugin chain, by reason.", "interface", "reason")
 	hotEntries   = desc("hot_entries", "Entries in the hot answer tables.", "interface")
 	hotEvictions = desc("hot_evictions_total", "Hot entries dropped to make room for another.", "interface")
@@ -63,7 +64,7 @@ var (
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
-		xdpRedirected, xdpPassed, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
+		xdpRedirected, xdpPassed, xdpAnswered, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
 		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions} {
 		ch <- d
 	}
@@ -165,7 +166,8 @@ func collectHot(ch chan<- prometheus.Metric, name string, f *iface) {
 			entries += l.hot.table.Len()
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(hotHits, prometheus.CounterValue, float64(sum.hits), name)
+	ch <- prometheus.MustNewConstMetric(hotHits, prometheus.CounterValue, float64(sum.hits), name, "user")
+	ch <- prometheus.MustNewConstMetric(hotHits, prometheus.CounterValue, float64(sum.xdpHits), name, "xdp")
 	ch <- prometheus.MustNewConstMetric(hotEvictions, prometheus.CounterValue, float64(sum.evictions), name)
 	ch <- prometheus.MustNewConstMetric(hotEntries, prometheus.GaugeValue, float64(entries), name)
 	for _, r := range hot.Reasons() {
@@ -177,8 +179,9 @@ func collectHot(ch chan<- prometheus.Metric, name string, f *iface) {
 // can collect them unprivileged.
 func collectFilter(ch chan<- prometheus.Metric, name string, c *bpf.Counters) {
 	ch <- prometheus.MustNewConstMetric(xdpRedirected, prometheus.CounterValue, float64(c[bpf.Redirect]), name)
+	ch <- prometheus.MustNewConstMetric(xdpAnswered, prometheus.CounterValue, float64(c[bpf.HotAnswer]), name)
 	for i, v := range c {
-		if bpf.Counter(i) != bpf.Redirect {
+		if bpf.Counter(i) != bpf.Redirect && bpf.Counter(i) != bpf.HotAnswer {
 			ch <- prometheus.MustNewConstMetric(xdpPassed, prometheus.CounterValue, float64(v), name, bpf.Counter(i).String())
 		}
 	}

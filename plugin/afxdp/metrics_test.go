@@ -111,8 +111,16 @@ coredns_afxdp_xdp_redirected_total{interface="eth0"} %d
 	if err := testutil.CollectAndCompare(col, strings.NewReader(want), ns+"xdp_redirected_total"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(col, ns+"xdp_passed_total"); n != bpf.NumCounters-1 {
-		t.Errorf("%d xdp_passed_total series, want one per counter but redirect (%d)", n, bpf.NumCounters-1)
+	want = fmt.Sprintf(`
+# HELP coredns_afxdp_xdp_answered_total Queries the XDP program answered itself (hot answers, XDP_TX).
+# TYPE coredns_afxdp_xdp_answered_total counter
+coredns_afxdp_xdp_answered_total{interface="eth0"} %d
+`, 2*100*(int(bpf.HotAnswer)+1))
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), ns+"xdp_answered_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(col, ns+"xdp_passed_total"); n != bpf.NumCounters-2 {
+		t.Errorf("%d xdp_passed_total series, want one per counter but redirect and hot_answer (%d)", n, bpf.NumCounters-2)
 	}
 	if problems, err := testutil.CollectAndLint(col); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %+v", err, problems)

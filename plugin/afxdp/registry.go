@@ -24,9 +24,10 @@ const handoverWait = 2 * time.Second
 // generation that claims it, so that a reload swaps servers and keeps the
 // program, the sockets and their queues running.
 type registry struct {
-	mu     sync.Mutex
-	ifaces map[string]*iface
-	gens   map[*generation]bool // started and not yet stopped
+	mu      sync.Mutex
+	ifaces  map[string]*iface
+	gens    map[*generation]bool // started and not yet stopped
+	xdpOnce sync.Once            // starts the XDP tier's refresher
 }
 
 var reg = &registry{ifaces: map[string]*iface{}, gens: map[*generation]bool{}}
@@ -40,7 +41,8 @@ type iface struct {
 	refs      map[*generation]bool
 	listeners map[listenKey]*listener
 	watch     *route.Watcher
-	base      totals // counts of datapaths closed by a reopen, so metrics stay monotonic
+	base      totals       // counts of datapaths closed by a reopen, so metrics stay monotonic
+	xdp       *xdpExporter // its hot map: the XDP refresher's own (not under mu)
 }
 
 // acquire makes g a user of the claimed interface, opening it if no
@@ -207,6 +209,58 @@ func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	}
 	r.reconcile(f)
 	go r.follow(f.name, dp)
+	r.xdpOnce.Do(func() { go r.refreshXDP() })
+}
+
+// refreshXDP keeps every interface's hot map for the XDP program, for
+// the life of the process.
+func (r *registry) refreshXDP() {
+	t := time.NewTicker(xdpRefresh)
+	defer t.Stop()
+	failed := map[string]string{}
+	for range t.C {
+		for _, j := range r.xdpJobs() {
+			if j.f.xdp == nil || j.f.xdp.dp != j.dp {
+				j.f.xdp = newXDPExporter(j.dp) // a new program: its own counters
+			}
+			err := j.f.xdp.refresh(j.ls)
+			switch {
+			case err != nil && failed[j.f.name] != err.Error():
+				log.Warningf("interface %s: hot answers in XDP: %v", j.f.name, err)
+				failed[j.f.name] = err.Error()
+			case err == nil:
+				delete(failed, j.f.name)
+			}
+		}
+	}
+}
+
+type xdpJob struct {
+	f  *iface
+	dp *datapath.Interface
+	ls []xdpListener
+}
+
+// xdpJobs lists what each interface's program answers now.
+func (r *registry) xdpJobs() []xdpJob {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var jobs []xdpJob
+	for _, f := range r.ifaces {
+		if f.dp == nil {
+			continue
+		}
+		var ls []xdpListener
+		for _, l := range f.listeners {
+			if id := l.xdpID(); id != 0 {
+				ls = append(ls, xdpListener{id: id, hl: l.hot})
+			}
+		}
+		if len(ls) > 0 || f.xdp != nil {
+			jobs = append(jobs, xdpJob{f: f, dp: f.dp, ls: ls})
+		}
+	}
+	return jobs
 }
 
 // drop forgets an interface whose datapath is gone: nothing of afxdp is
@@ -238,7 +292,7 @@ func (r *registry) setListener(g *generation, name string, k listenKey, s *dnsse
 	if old := f.listeners[k]; old != nil {
 		defer old.hot.retire() // after the new table is published
 	}
-	f.listeners[k] = newListener(k, s, g, &f.bridge.hotRetired)
+	f.listeners[k] = newListener(k, s, g, &f.bridge.hotRetired, tierFor(name, f.dp))
 	if n := growListenerBuffers(k.port); n > 0 {
 		log.Debugf("listener %s: %d kernel socket(s) given a %d MiB receive buffer", k, n, listenerRcvBuf>>20)
 	}
@@ -363,6 +417,7 @@ func (r *registry) reconcile(f *iface) error {
 			}
 		}
 	}
+	t := newTable(f.listeners)
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
@@ -374,9 +429,11 @@ func (r *registry) reconcile(f *iface) error {
 			keep(f.dp.Unserve(ap))
 		}
 	}
-	f.bridge.table.Store(newTable(f.listeners))
+	f.bridge.table.Store(t)
+	// A listener's number changes with its server: from here on, the
+	// program keys the new server's entries only.
 	for ap := range want {
-		keep(f.dp.Serve(ap))
+		keep(f.dp.ServeAs(ap, t.lookup(ap.Addr(), ap.Port()).xdpID()))
 	}
 	return firstErr
 }

@@ -28,9 +28,11 @@ func defaultSettings() settings {
 type hotMode int
 
 const (
-	hotAuto hotMode = iota // on where answers cannot be told from the chain's
+	hotAuto hotMode = iota // on where answers cannot be told from the chain's, in the best tier
 	hotOn                  // as auto, and start-up fails where they could
 	hotOff
+	hotUser // as on, answered in the receive loop only
+	hotXDP  // as on, answered in the XDP program too, whatever the interface
 )
 
 func parseHotMode(s string) (hotMode, error) {
@@ -39,9 +41,16 @@ func parseHotMode(s string) (hotMode, error) {
 		return hotOn, nil
 	case "off":
 		return hotOff, nil
+	case "user":
+		return hotUser, nil
+	case "xdp":
+		return hotXDP, nil
 	}
-	return hotAuto, fmt.Errorf("%q: want on or off", s)
+	return hotAuto, fmt.Errorf("%q: want on, off, user or xdp", s)
 }
+
+// required: the block fails start-up where hot answers cannot be given.
+func (m hotMode) required() bool { return m == hotOn || m == hotUser || m == hotXDP }
 
 // parseToken checks a handover token: what two processes must share for
 // one to take an interface over from the other.

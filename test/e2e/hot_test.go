@@ -186,39 +186,7 @@ func TestHotSameAsChain(t *testing.T) {
 	tb.start(tb.srv, hotCorefile)
 	tb.waitAFXDP(srv4)
 
-	var queries []hotQuery
-	for _, name := range []string{"www.example.org.", "WwW.eXaMpLe.OrG."} {
-		for _, v6 := range []bool{false, true} {
-			queries = append(queries,
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, rd: false, hot: true},
-				hotQuery{name: name, qtype: dns.TypeAAAA, v6: v6, edns: 1232, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 4096, do: true, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 511, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, z: 0x7f7f, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, cd: true, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, do: true, cd: true, ad: true, rd: true, hot: true},
-				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, cookie: true, rd: true, hot: false},
-			)
-		}
-	}
-	queries = append(queries,
-		hotQuery{name: "nosuch.example.org.", qtype: dns.TypeA, rd: true, hot: true},           // NXDOMAIN
-		hotQuery{name: "www.example.org.", qtype: dns.TypeMX, edns: 1232, rd: true, hot: true}, // NODATA
-		hotQuery{name: "alias.example.org.", qtype: dns.TypeA, rd: true, hot: true},            // CNAME chain
-		hotQuery{name: "example.org.", qtype: dns.TypeANY, rd: true, hot: false},
-		hotQuery{name: "example.org.", qtype: dns.TypeDS, rd: true, hot: false},
-	)
-	// Answers around the chain's size limits: hot only where the chain
-	// sends them uncompressed and whole (sized below).
-	for _, n := range sizes {
-		name := fmt.Sprintf("s%d.sizes.example.", n)
-		for _, v6 := range []bool{false, true} {
-			for _, edns := range []uint16{0, 1232, 4096} {
-				queries = append(queries, hotQuery{name: name, qtype: dns.TypeTXT, v6: v6, edns: edns, rd: true, hot: true})
-			}
-		}
-	}
+	queries := hotShapes(sizes)
 
 	answeredHot := 0
 	for i, q := range queries {
@@ -268,6 +236,47 @@ func TestHotSameAsChain(t *testing.T) {
 		t.Errorf("the kernel saw UDP/53 on veth-s:\n%s", out)
 	}
 	t.Logf("%d of %d query shapes answered hot, each the same as the chain's answer", answeredHot, len(queries))
+}
+
+// hotShapes are the query shapes of the differential tests: every header
+// bit and OPT variant the hot path keys or echoes, the shapes it must
+// leave to the chain, and answers around the chain's size limits.
+func hotShapes(sizes []int) []hotQuery {
+	var queries []hotQuery
+	for _, name := range []string{"www.example.org.", "WwW.eXaMpLe.OrG."} {
+		for _, v6 := range []bool{false, true} {
+			queries = append(queries,
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, rd: false, hot: true},
+				hotQuery{name: name, qtype: dns.TypeAAAA, v6: v6, edns: 1232, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 4096, do: true, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 511, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, z: 0x7f7f, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, cd: true, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, do: true, cd: true, ad: true, rd: true, hot: true},
+				hotQuery{name: name, qtype: dns.TypeA, v6: v6, edns: 1232, cookie: true, rd: true, hot: false},
+			)
+		}
+	}
+	queries = append(queries,
+		hotQuery{name: "nosuch.example.org.", qtype: dns.TypeA, rd: true, hot: true},           // NXDOMAIN
+		hotQuery{name: "www.example.org.", qtype: dns.TypeMX, edns: 1232, rd: true, hot: true}, // NODATA
+		hotQuery{name: "alias.example.org.", qtype: dns.TypeA, rd: true, hot: true},            // CNAME chain
+		hotQuery{name: "example.org.", qtype: dns.TypeANY, rd: true, hot: false},
+		hotQuery{name: "example.org.", qtype: dns.TypeDS, rd: true, hot: false},
+	)
+	// Answers around the chain's size limits: hot only where the chain
+	// sends them uncompressed and whole (sized below).
+	for _, n := range sizes {
+		name := fmt.Sprintf("s%d.sizes.example.", n)
+		for _, v6 := range []bool{false, true} {
+			for _, edns := range []uint16{0, 1232, 4096} {
+				queries = append(queries, hotQuery{name: name, qtype: dns.TypeTXT, v6: v6, edns: edns, rd: true, hot: true})
+			}
+		}
+	}
+
+	return queries
 }
 
 // framePayload is the largest UDP payload in one 1500-byte frame.

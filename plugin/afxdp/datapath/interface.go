@@ -30,10 +30,10 @@ type Interface struct {
 	queues  []*queue
 
 	mu      sync.Mutex
-	served  map[netip.AddrPort]bool
-	closing atomic.Bool   // Close was called
-	done    chan struct{} // closed by Close
-	stop    chan struct{} // ends the receive loops
+	served  map[netip.AddrPort]uint32 // -> the listener number of hot answers in XDP
+	closing atomic.Bool               // Close was called
+	done    chan struct{}             // closed by Close
+	stop    chan struct{}             // ends the receive loops
 
 	released    atomic.Bool // the queues are going or gone (closing, or handed over)
 	releaseOnce sync.Once
@@ -180,7 +180,7 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 
 func newInterface(name string, index int, opts Options, h Handler) *Interface {
 	return &Interface{name: name, index: index, opts: opts, handler: h,
-		served: make(map[netip.AddrPort]bool), stop: make(chan struct{}), done: make(chan struct{}),
+		served: make(map[netip.AddrPort]uint32), stop: make(chan struct{}), done: make(chan struct{}),
 		queuesChanged: make(chan struct{}, 1), events: make(chan HandoverEvent, 8), orphaned: make(chan struct{})}
 }
 
@@ -236,16 +236,20 @@ func (i *Interface) Queues() []int {
 }
 
 // Serve redirects UDP queries to addr:port to the sockets.
-func (i *Interface) Serve(ap netip.AddrPort) error {
+func (i *Interface) Serve(ap netip.AddrPort) error { return i.ServeAs(ap, 0) }
+
+// ServeAs is Serve with the listener number the XDP program's hot answers
+// are keyed by (0: none); serving a served addr:port again changes it.
+func (i *Interface) ServeAs(ap netip.AddrPort, listener uint32) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if i.served[ap] {
+	if l, ok := i.served[ap]; ok && l == listener {
 		return nil
 	}
-	if err := i.filter.Serve(ap.Addr().Unmap(), ap.Port()); err != nil {
+	if err := i.filter.ServeAs(ap.Addr().Unmap(), ap.Port(), listener); err != nil {
 		return err
 	}
-	i.served[ap] = true
+	i.served[ap] = listener
 	if !i.swapped.IsZero() && !i.servedAfterSwap {
 		i.servedAfterSwap = true
 		i.emit(HandoverEvent{Kind: KernelWindow, PID: i.pred.owner, Took: time.Since(i.swapped)})
@@ -257,7 +261,7 @@ func (i *Interface) Serve(ap netip.AddrPort) error {
 func (i *Interface) Unserve(ap netip.AddrPort) error {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if !i.served[ap] {
+	if _, ok := i.served[ap]; !ok {
 		return nil
 	}
 	delete(i.served, ap)
@@ -278,6 +282,9 @@ func (i *Interface) Served() []netip.AddrPort {
 // MirrorErrors counts failures to read the kernel's routing state or to
 // tell it to the program (the affected sources go to the kernel meanwhile).
 func (i *Interface) MirrorErrors() uint64 { return i.mirror.errs.Load() }
+
+// Filter is the XDP program's loader, for its hot answer map.
+func (i *Interface) Filter() *bpf.Filter { return i.filter }
 
 // FilterCounters are the XDP program's counters summed over CPUs.
 func (i *Interface) FilterCounters() (bpf.Counters, error) { return i.filter.Counters() }

@@ -107,6 +107,8 @@ func (t *Table) FillMeta(listener uint32, query []byte, reply *dns.Msg, now time
 	if !bytes.Equal(self, wire) {
 		return ReplyMismatch
 	}
+	e.ref.e = e
+	e.active.Store(true) // new: exported at the next Export
 	t.insert(e, now)
 	return OK
 }

@@ -44,10 +44,12 @@ type entry struct {
 	ttl        uint32   // the TTL every record had when the entry was filled
 	filled     time.Time
 	meta       any
+	ref        Ref // points back at the entry, for Export
 
-	_    pad
-	hits [numShapes]atomic.Uint64
-	_    pad
+	_      pad
+	hits   [numShapes]atomic.Uint64
+	active atomic.Bool // answered or filled since the last Export
+	_      pad
 }
 
 // remaining is the TTL the entry would put on its records now: the observed
@@ -109,6 +111,9 @@ func (t *Table) Answer(listener uint32, q *Query, payload []byte, v6 bool, now t
 		shape = ShapeOPT
 	}
 	e.hits[shape].Add(1)
+	if !e.active.Load() { // read first: the line is shared by every hit
+		e.active.Store(true)
+	}
 	return n, OK
 }
 
