@@ -160,7 +160,11 @@ func BenchmarkHot(b *testing.B) {
 				}
 				defer x.install(b, es...)
 			}
-			h.set(b, c.frame)
+			shift := 0
+			if c.want == HotAnswer {
+				shift = len(a)
+			}
+			h.set(b, c.frame, shift)
 			before, _ := x.f.Counters()
 			var filter, restore time.Duration
 			runs := 0
@@ -211,12 +215,18 @@ func loadHarness(tb testing.TB, f *Filter) *harness {
 	return h
 }
 
-func (h *harness) set(tb testing.TB, frame []byte) {
+// set makes frame the query each repeat starts from; a hit moves the
+// frame's start back by shift bytes.
+func (h *harness) set(tb testing.TB, frame []byte, shift int) {
 	var v struct {
-		Len  uint32
-		Data [256]byte
+		Len, Shift, QROff, Pad uint32
+		Data                   [256]byte
 	}
 	v.Len = uint32(copy(v.Data[:], frame))
+	v.Shift, v.QROff = uint32(shift), 14+20+8+2
+	if frame[12] == 0x86 {
+		v.QROff += 20
+	}
 	if err := h.BenchFrames.Put(uint32(0), &v); err != nil {
 		tb.Fatal(err)
 	}

@@ -2,8 +2,11 @@
 // keeps its maps: which queues have an AF_XDP socket, which addresses and
 // ports are served, what it mirrors of the kernel's input checks (MACs,
 // local addresses, rp_filter and the kernel's verdicts on sources, all told
-// to it by its caller), and what the program counted. The program reads the
-// DNS header; the package knows nothing of rings, DNS libraries or CoreDNS.
+// to it by its caller), the hot answers it sends back itself (XDP_TX; the
+// caller writes each entry's bytes, the program copies them behind the
+// client's question), and what the program counted. The program reads the
+// DNS header and question; the package knows nothing of rings, DNS
+// libraries or CoreDNS.
 package bpf
 
 // The generated Go and object are committed so that building needs no clang;

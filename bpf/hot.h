@@ -188,6 +188,37 @@ static __always_inline __u64 hot_opt_sum(const __u8 o[12])
 	return ((__u32)o[2] << 8 | o[3]) + ((__u32)o[4] << 8) + o[7];
 }
 
+// The most bytes in front of the records: one VLAN tag, IPv6, UDP, the
+// DNS header, the longest keyed name, QTYPE and QCLASS.
+#define HOT_FRONT_MAX (18 + 40 + 8 + 12 + HOT_NAME_MAX + 4)
+
+// hot_room makes the frame frame_len bytes long with grow bytes of room
+// after its first front bytes (the headers and the question), the rest
+// where it was. It takes the room from the headroom, moving the front
+// forward: a veth hands XDP its peer's skb data, whose tailroom is seldom
+// enough, but always at least 256 bytes of headroom. Where the headroom
+// is short it grows the tail instead. -1: the frame is unchanged;
+// -2: it was changed and is no longer a query.
+static __always_inline int hot_room(struct xdp_md *ctx, __u32 front, __u32 grow, __u32 frame_len)
+{
+	__u8 buf[HOT_FRONT_MAX];
+	if (front == 0 || front > HOT_FRONT_MAX || grow == 0 || grow > HOT_RRS_MAX)
+		return -1;
+	if (bpf_xdp_load_bytes(ctx, 0, buf, front))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)grow) == 0) {
+		if (bpf_xdp_store_bytes(ctx, 0, buf, front))
+			return -2;
+		// Cut the Ethernet padding of a short query, if any.
+		int cut = (int)frame_len - (int)bpf_xdp_get_buff_len(ctx);
+		if (cut && bpf_xdp_adjust_tail(ctx, cut))
+			return -2;
+		return 0;
+	}
+	int delta = (int)frame_len - (int)bpf_xdp_get_buff_len(ctx);
+	return bpf_xdp_adjust_tail(ctx, delta) ? -1 : 0;
+}
+
 // hot_answer answers the query in the frame from the live hot map, in
 // place: the reply to the route's next hop from the delivering device's
 // MAC, addresses and ports swapped, the IP header as the datapath writes
@@ -282,9 +313,12 @@ static __always_inline int hot_answer(struct xdp_md *ctx, const struct pkt_info 
 	if (!check)
 		check = 0xffff;
 
-	int delta = (int)(l4 + rlen) - (int)bpf_xdp_get_buff_len(ctx);
-	if (bpf_xdp_adjust_tail(ctx, delta))
+	switch (hot_room(ctx, l4 + 8 + q.qend, rrs_len, l4 + rlen)) {
+	case -1:
 		return HOT_MISS;
+	case -2:
+		return HOT_BROKEN;
+	}
 	if (bpf_xdp_store_bytes(ctx, l4 + 8 + q.qend, v->rrs, rrs_len))
 		return HOT_BROKEN;
 	if (q.opt && bpf_xdp_store_bytes(ctx, l4 + 8 + q.qend + rrs_len, opt, 11))

@@ -301,6 +301,12 @@ func hotEntries(expires time.Duration) []*HotEntry {
 	// term at an odd offset.
 	odd := append(wireName("abc.example.org."), 0, 16, 0, 1, 0, 0, 0, 7, 0, 4, 3, 'a', 'b', 'c')
 	txt := append(wireName("t.example.org."), 0, 16, 0, 1, 0, 0, 0, 60, 0, 6, 5, 'h', 'e', 'l', 'l', 'o')
+	// Records longer than the headroom the program takes room from (256
+	// bytes less its bookkeeping): the reply grows at the tail instead.
+	bigData := append([]byte{255}, bytes.Repeat([]byte{'x'}, 255)...)
+	bigData = append(bigData, append([]byte{60}, bytes.Repeat([]byte{'y'}, 60)...)...)
+	big := append(wireName("big.example.org."), 0, 16, 0, 1, 0, 0, 1, 0, byte(len(bigData)>>8), byte(len(bigData)))
+	big = append(big, bigData...)
 	es := []*HotEntry{
 		{Listener: 1, QType: 1, Name: wireName("example.org."), RRs: a, AN: 1, RA: true, ADKnown: true, AD: true},
 		{Listener: 2, QType: 1, V6: true, Name: wireName("example.org."), RRs: a, AN: 1, RA: true},
@@ -308,6 +314,7 @@ func hotEntries(expires time.Duration) []*HotEntry {
 		{Listener: 1, QType: 16, Name: wireName("abc.example.org."), RRs: odd, AN: 1, AA: true},
 		{Listener: 1, QType: 16, Name: wireName("t.example.org."), RRs: txt, AN: 1, Rcode: 0},
 		{Listener: 1, QType: 28, Name: wireName("nx.example.org."), RRs: a, NS: 1, Rcode: 3},
+		{Listener: 1, QType: 16, Name: wireName("big.example.org."), RRs: big, AN: 1},
 	}
 	for i, e := range es {
 		e.Expires, e.Slot = expires, uint32(2*i)
@@ -365,6 +372,8 @@ func hotCases() []seedCase {
 		{"ad asked, unknown", v6(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), PassNoSocket},
 		{"rd clear", v4(q("example.org.", 1, func(p []byte) []byte { p[2] &^= 1; return p })), HotAnswer},
 		{"txt", v4(q("t.example.org.", 16, nil)), HotAnswer},
+		{"records past the headroom", v4(q("big.example.org.", 16, nil)), HotAnswer},
+		{"records past the headroom, opt", v6(q("big.example.org.", 16, func(p []byte) []byte { return withOPT(p, 1232, 0) })), PassNoSocket},
 		{"nxdomain", v4(q("nx.example.org.", 28, nil)), HotAnswer},
 		{"other type", v4(q("example.org.", 28, nil)), PassNoSocket},
 		{"any", v4(q("example.org.", 255, nil)), PassNoSocket},

@@ -167,6 +167,22 @@ func (x *xdpExporter) dropAll() {
 	}
 }
 
+// fitsXDP: can the program answer this entry? (Else the loop does.)
+func fitsXDP(e *hot.Export) bool {
+	return len(e.Name) <= bpf.HotNameMax && len(e.RRs) <= bpf.HotRRsMax &&
+		12+len(e.Name)+4+len(e.RRs) <= bpf.HotReplyMax
+}
+
+// hotEntry is e as the program keys and answers it for listener id.
+func hotEntry(e *hot.Export, id uint32, expires time.Duration, slot uint32) bpf.HotEntry {
+	return bpf.HotEntry{
+		Listener: id, QType: e.QType, DO: e.DO, CD: e.CD, V6: e.Listener == famV6,
+		Name: e.Name, Expires: expires, Slot: slot,
+		AA: e.AA, RA: e.RA, AD: e.AD, ADKnown: e.ADKnown, Rcode: e.Rcode,
+		AN: e.AN, NS: e.NS, EX: e.EX, RRs: e.RRs,
+	}
+}
+
 // fill adds ls's hot entries to m and returns the indexes it used.
 func (x *xdpExporter) fill(m *bpf.HotMap, ls []xdpListener) map[uint32]bool {
 	now := time.Now()
@@ -174,8 +190,7 @@ func (x *xdpExporter) fill(m *bpf.HotMap, ls []xdpListener) map[uint32]bool {
 	kept := map[uint32]bool{}
 	for _, l := range ls {
 		l.hl.table.Export(now.Add(xdpValid), func(e *hot.Export) {
-			if len(e.Name) > bpf.HotNameMax || len(e.RRs) > bpf.HotRRsMax ||
-				12+len(e.Name)+4+len(e.RRs) > bpf.HotReplyMax {
+			if !fitsXDP(e) {
 				return // the receive loop answers it
 			}
 			i, ok := x.index[e.Ref]
@@ -188,13 +203,8 @@ func (x *xdpExporter) fill(m *bpf.HotMap, ls []xdpListener) map[uint32]bool {
 				x.index[e.Ref] = i
 				x.owner[i] = xdpOwner{ref: e.Ref, hl: l.hl}
 			}
-			err := m.Add(&bpf.HotEntry{
-				Listener: l.id, QType: e.QType, DO: e.DO, CD: e.CD, V6: e.Listener == famV6,
-				Name: e.Name, Expires: expires, Slot: 2 * i,
-				AA: e.AA, RA: e.RA, AD: e.AD, ADKnown: e.ADKnown, Rcode: e.Rcode,
-				AN: e.AN, NS: e.NS, EX: e.EX, RRs: e.RRs,
-			})
-			if err == nil {
+			he := hotEntry(e, l.id, expires, 2*i)
+			if err := m.Add(&he); err == nil {
 				kept[i] = true
 			}
 		})

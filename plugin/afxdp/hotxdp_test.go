@@ -1,11 +1,22 @@
 package afxdp
 
 import (
+	"bytes"
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/coredns/caddy"
 	"github.com/coredns/coredns/plugin/cache"
+	"github.com/miekg/dns"
+
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/internal/priv"
+	"github.com/afxdp/afxdp/plugin/afxdp/frame"
+	"github.com/afxdp/afxdp/plugin/afxdp/hot"
 )
 
 // TestParseHotModes: `hot` takes on, off, user and xdp; the last three
@@ -51,5 +62,231 @@ func TestTierOf(t *testing.T) {
 		if got, why := tierOf(c.route, c.tier); got != c.want || (!got && why == "") {
 			t.Errorf("%s: %v (%q), want %v", c.name, got, why, c.want)
 		}
+	}
+}
+
+// TestXDPAnswersAsReceiveLoop: for each query shape, the XDP program's
+// reply frame (BPF_PROG_TEST_RUN on the query frame) is byte for byte the
+// frame the receive loop sends for the same entry at the moment the
+// program's TTLs stand for (hot.Table.Answer, framed by frame.Encode as
+// the datapath frames replies). hot's own tests hold Answer to the chain.
+func TestXDPAnswersAsReceiveLoop(t *testing.T) {
+	priv.Require(t)
+	f, err := bpf.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	serverMAC, clientMAC := [6]byte{2, 0, 0, 0, 0, 1}, [6]byte{2, 0, 0, 0, 0, 2}
+	srv4, cli4 := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+	srv6, cli6 := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
+	if err := f.SetMACs(serverMAC[:], nil); err != nil {
+		t.Fatal(err)
+	}
+	const id = 5
+	for _, a := range []netip.Addr{srv4, srv6} {
+		if err := f.ServeAs(a, 53, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes, err := f.RouteRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer routes.Close()
+
+	type shape struct {
+		name           string
+		qtype          uint16
+		v6, rd, cd, ad bool
+		edns           uint16
+		do             bool
+		z              uint16
+	}
+	var shapes []shape
+	for _, v6 := range []bool{false, true} {
+		for _, n := range []string{"www.example.org.", "WwW.ExAmPlE.oRg."} {
+			shapes = append(shapes,
+				shape{name: n, qtype: dns.TypeA, v6: v6, rd: true},
+				shape{name: n, qtype: dns.TypeA, v6: v6},
+				shape{name: n, qtype: dns.TypeA, v6: v6, rd: true, edns: 1232},
+				shape{name: n, qtype: dns.TypeA, v6: v6, rd: true, edns: 4096, do: true},
+				shape{name: n, qtype: dns.TypeA, v6: v6, rd: true, edns: 511, z: 0x7f},
+				shape{name: n, qtype: dns.TypeA, v6: v6, rd: true, edns: 1232, cd: true},
+				shape{name: n, qtype: dns.TypeA, v6: v6, rd: true, edns: 1232, do: true, ad: true, cd: true},
+				shape{name: n, qtype: dns.TypeAAAA, v6: v6, rd: true},
+				shape{name: n, qtype: dns.TypeMX, v6: v6, rd: true},                               // NODATA
+				shape{name: "no" + n, qtype: dns.TypeA, v6: v6, rd: true},                         // NXDOMAIN
+				shape{name: "alias.example.org.", qtype: dns.TypeA, v6: v6, rd: true, edns: 1232}, // CNAME chain
+			)
+		}
+	}
+	msg := func(s shape, qid uint16) *dns.Msg {
+		m := new(dns.Msg)
+		m.SetQuestion(s.name, s.qtype)
+		m.Id, m.RecursionDesired, m.CheckingDisabled, m.AuthenticatedData = qid, s.rd, s.cd, s.ad
+		if s.edns != 0 {
+			m.SetEdns0(s.edns, s.do)
+			m.IsEdns0().SetZ(s.z)
+		}
+		return m
+	}
+	// What cache writes for a hit of s: SetReply, records with one TTL,
+	// then ScrubWriter's copy of the client's OPT.
+	hit := func(q *dns.Msg, s shape) *dns.Msg {
+		r := new(dns.Msg)
+		r.SetReply(q)
+		r.RecursionAvailable = true
+		ttl := uint32(300)
+		lname := strings.ToLower(s.name)
+		switch {
+		case strings.HasPrefix(lname, "no"):
+			r.Rcode = dns.RcodeNameError
+			r.Ns = append(r.Ns, mustRR(t, fmt.Sprintf("example.org. %d IN SOA ns.example.org. h.example.org. 1 2 3 4 5", ttl)))
+		case strings.HasPrefix(lname, "alias"):
+			r.Answer = append(r.Answer, mustRR(t, fmt.Sprintf("alias.example.org. %d IN CNAME www.example.org.", ttl)),
+				mustRR(t, fmt.Sprintf("www.example.org. %d IN A 198.18.0.10", ttl)))
+		case s.qtype == dns.TypeA:
+			r.Answer = append(r.Answer, mustRR(t, fmt.Sprintf("%s %d IN A 198.18.0.10", s.name, ttl)))
+			r.AuthenticatedData = s.do || s.ad
+		case s.qtype == dns.TypeAAAA:
+			r.Answer = append(r.Answer, mustRR(t, fmt.Sprintf("%s %d IN AAAA fd00::10", s.name, ttl)))
+		default:
+			r.Ns = append(r.Ns, mustRR(t, fmt.Sprintf("example.org. %d IN SOA ns.example.org. h.example.org. 1 2 3 4 5", ttl)))
+		}
+		if o := q.IsEdns0(); o != nil {
+			c := *o
+			c.Hdr.Ttl &= 0xff00
+			r.Extra = append(r.Extra, &c)
+		}
+		return r
+	}
+	header := func(s shape, port uint16) frame.Header {
+		h := frame.Header{DstMAC: serverMAC, SrcMAC: clientMAC, Src: cli4, Dst: srv4, SrcPort: port, DstPort: 53, HopLimit: 64}
+		if s.v6 {
+			h.Src, h.Dst = cli6, srv6
+		}
+		return h
+	}
+	build := func(h frame.Header, payload []byte) []byte {
+		b := make([]byte, 2048)
+		copy(b[h.Len():], payload)
+		n, err := frame.Encode(b, &h, len(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b[:n]
+	}
+
+	table := hot.NewTable(256)
+	now := time.Now()
+	for i, s := range shapes {
+		q, _ := msg(s, uint16(i)).Pack()
+		fam := uint32(famV4)
+		if s.v6 {
+			fam = famV6
+		}
+		if r := table.Fill(fam, q, hit(msg(s, uint16(i)), s), now); r != hot.OK {
+			t.Fatalf("%+v: fill: %v", s, r)
+		}
+	}
+	until := now.Add(time.Second)
+	m, err := f.NewHotMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	slot := uint32(0)
+	table.Export(until, func(e *hot.Export) {
+		if !fitsXDP(e) {
+			t.Fatalf("entry %q does not fit the program", e.Name)
+		}
+		he := hotEntry(e, id, bpf.Monotonic()+time.Minute, slot)
+		slot += 2
+		if err := m.Add(&he); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if err := f.SwapHot(m); err != nil {
+		t.Fatal(err)
+	}
+
+	routed := map[bool]bool{}
+	for i, s := range shapes {
+		qid := uint16(1000 + i)
+		q, _ := msg(s, qid).Pack()
+		h := header(s, uint16(40000+i))
+		in := build(h, q)
+		run := func() (uint32, []byte) {
+			out := make([]byte, len(in)+600)
+			opts := &ebpf.RunOptions{Data: in, DataOut: out}
+			ret, err := f.Program().Run(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ret, opts.DataOut
+		}
+		if !routed[s.v6] { // the first query of each source asks for its route
+			run()
+			req, ok := readRoute(t, routes)
+			if !ok {
+				t.Fatal("no route request")
+			}
+			if err := f.SetRoute(req, bpf.Route{Verdict: bpf.RouteOK, NextHop: clientMAC, Own: serverMAC}); err != nil {
+				t.Fatal(err)
+			}
+			routed[s.v6] = true
+		}
+		ret, got := run()
+		// The receive loop's reply, at until.
+		var pq hot.Query
+		if r := hot.ParseQuery(q, &pq); r != hot.OK {
+			t.Fatalf("%+v: %v", s, r)
+		}
+		fam, v6 := familyOf(h.Src)
+		buf := make([]byte, 1500)
+		n, r := table.Answer(fam, &pq, q, v6, until, buf, len(buf))
+		if r != hot.OK {
+			t.Fatalf("%+v: the receive loop: %v", s, r)
+		}
+		rh := h.Reply()
+		want := build(rh, buf[:n])
+		if ret != 3 || !bytes.Equal(got, want) {
+			t.Errorf("%+v: verdict %d\nprogram      %x\nreceive loop %x", s, ret, got, want)
+		}
+	}
+	if c, _ := f.Counters(); c[bpf.HotAnswer] != uint64(len(shapes)) {
+		t.Errorf("%d hot answers counted, want %d", c[bpf.HotAnswer], len(shapes))
+	}
+}
+
+func mustRR(t *testing.T, s string) dns.RR {
+	rr, err := dns.NewRR(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rr
+}
+
+// readRoute waits up to a second for the program's route request.
+func readRoute(t *testing.T, rd *bpf.RouteReader) (bpf.RouteRequest, bool) {
+	t.Helper()
+	type got struct {
+		req bpf.RouteRequest
+		err error
+	}
+	c := make(chan got, 1)
+	go func() {
+		req, err := rd.Read()
+		c <- got{req, err}
+	}()
+	select {
+	case g := <-c:
+		if g.err != nil {
+			t.Fatalf("reading route requests: %v", g.err)
+		}
+		return g.req, true
+	case <-time.After(time.Second):
+		return bpf.RouteRequest{}, false
 	}
 }

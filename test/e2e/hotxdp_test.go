@@ -126,6 +126,16 @@ func TestHotXDPSameAsChain(t *testing.T) {
 		if err := sameButTTL(viaXDP, viaChain); err != nil {
 			t.Errorf("%v: %v", q, err)
 		}
+		// And from then on, every time (whatever room the frame has).
+		before := tb.xdpAnswered()
+		for range 5 {
+			if _, err := exchange(tb.cli, at); err != nil {
+				t.Fatalf("%v: %v", q, err)
+			}
+		}
+		if n := tb.xdpAnswered() - before; n != 5 {
+			t.Errorf("%v: the program answered %v of the next 5", q, n)
+		}
 	}
 	if out := tb.kernelDrops(); !strings.Contains(out, "packets 0 ") {
 		t.Errorf("the kernel saw UDP/53 on veth-s:\n%s", out)
