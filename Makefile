@@ -56,13 +56,14 @@ bench: deps
 bench-all: deps
 	timeout 1800 ./bench/bench.sh all
 
-# The compiler flags are in bpf/gen.go's go:generate line; bpf2go (go.mod's
+# The compiler flags are in bpf/gen.go's go:generate line (and the same in
+# bench/floor/main.go's, the benchmark's floor program); bpf2go (go.mod's
 # tool line) takes its compiler from BPF2GO_CC.
 generate: deps-bpf
 	@v=$$($(CLANG) --version | head -n 1); echo "$(CLANG): $$v"; \
 	case "$$v" in *" version $(CLANG_MAJOR)."*) ;; \
 	*) echo "make generate: $(CLANG) is not clang $(CLANG_MAJOR); set CLANG and CLANG_MAJOR together" >&2; exit 1;; esac
-	BPF2GO_CC=$(CLANG) $(GO) generate ./bpf/
+	BPF2GO_CC=$(CLANG) $(GO) generate ./bpf/ ./bench/floor/
 
 check: check-fmt check-generate plugincfg
 
@@ -70,10 +71,11 @@ check-fmt:
 	@out=$$($(GOFMT) -l $$(find . -path ./.cache -prune -o -name '*.go' -print)) || exit 1; \
 	if [ -n "$$out" ]; then echo "gofmt -l lists:" >&2; echo "$$out" >&2; exit 1; fi
 
-# The committed bpf/ must be exactly what make generate makes from it.
+# The committed bpf/ and bench/floor/ must be exactly what make generate
+# makes from them.
 check-generate: generate
-	git -c safe.directory='$(CURDIR)' diff --exit-code -- bpf/
-	@new=$$(git -c safe.directory='$(CURDIR)' ls-files --others --exclude-standard -- bpf/); \
+	git -c safe.directory='$(CURDIR)' diff --exit-code -- bpf/ bench/floor/
+	@new=$$(git -c safe.directory='$(CURDIR)' ls-files --others --exclude-standard -- bpf/ bench/floor/); \
 	if [ -n "$$new" ]; then echo "make generate made files that are not committed:" $$new >&2; exit 1; fi
 
 # The README's route for CoreDNS users, in a temporary directory: CoreDNS's

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make bench / make bench-all: CoreDNS on the kernel path, CoreDNS + afxdp
-# with and without hot answers, Knot DNS in XDP mode, dnsmasq and the afxdp
-# datapath alone, side by side in one run on one testbed:
+# with and without hot answers (in the receive loop, and in the XDP program:
+# `hot xdp`), Knot DNS in XDP mode, dnsmasq, the afxdp datapath alone and
+# the floor (an XDP program that echoes each query back with XDP_TX,
+# bench/floor), side by side in one run on one testbed:
 #
 #   client (CPU 0: kxdpgun, dnsload) --veth-- server (CPU 1) --veth-- upstream (CPU 0)
 #
@@ -12,47 +14,70 @@
 # (prometheus, scraped before and after) say what share of its answers were
 # hot. Every load is bounded in time.
 #
-# Overload (cache hits, IPv4 and IPv6): after each ramp, kxdpgun offers
-# fixed rates past that system's own peak (1.5x, 2x, 4x; the afxdp row with
-# hot answers and Knot also the generator's maximum) for OVERSTEP seconds
-# each; replies/s over the peak, and for the afxdp rows the server's
+# CPU per answer at a fixed rate (knot, floor, afxdp-xdp, afxdp-hot): after
+# the workloads, kxdpgun offers CPURATE/s (400 k) of IPv4 cache hits for
+# CPUSTEP seconds; the server's CPU time (schedstat: its process, the server
+# interface's NAPI threads, ksoftirqd/1) over the answers kxdpgun counted,
+# with CPU 1's busy time from /proc/stat as a check (cpu.tsv).
+#
+# Overload (cache hits, OVERWL, for OVERSYS): after each ramp, kxdpgun
+# offers fixed rates past that system's own peak (1.5x, 2x, 4x; the afxdp
+# rows with hot answers and Knot also the generator's maximum) for OVERSTEP
+# seconds each; replies/s over the peak, and for the afxdp rows the server's
 # handoff and drop counters around each step (overload.tsv).
 # Miss storm (IPv4, one RX queue): the upstream goes silent (nftables drops
 # UDP/53 in its namespace), dnsload sends unique misses at 3 k/s and cache
 # hits at 10 k/s at the same time for STORM seconds; the hits' answered
-# share and latency (storm.tsv), for stock and both afxdp rows.
+# share and latency (storm.tsv), for stock and the afxdp rows.
 #
 #   bench/bench.sh        the rows that matter most, cache hits: stock,
-#                         afxdp hot off, afxdp hot on, Knot (results/)
-#   bench/bench.sh all    every row and workload (results/all/)
+#                         afxdp hot off, afxdp hot on, afxdp hot xdp, Knot,
+#                         the floor; overload steps on IPv4 for afxdp hot
+#                         on, hot xdp and Knot (results/)
+#   bench/bench.sh all    every row and workload, overload steps on both
+#                         families for every row that has them (results/all/)
 #
-# SYSTEMS, WORKLOADS, OUT, STEP, FIXED, OVERSTEP and STORM override the
-# choice (OVERSTEP=0 or STORM=0: no overload steps, no storm). Results:
-# $OUT/ (results.tsv, hot.tsv, overload.tsv, storm.tsv, run.txt,
-# summary.md, *.png), and BENCHMARKS.md
-# made from results/ and results/all/.
+# SYSTEMS, WORKLOADS, OUT, STEP, FIXED, OVERSTEP, OVERSYS, OVERWL, STORM,
+# CPURATE, CPUSTEP, CPUSYS and BUDGET override the choice (OVERSTEP=0,
+# STORM=0, CPUSTEP=0: none of those). BUDGET (seconds, under make's
+# timeout) sheds overload steps and storms that would not leave time for the
+# rows still to come; the log and the report say which. Results: $OUT/
+# (results.tsv, hot.tsv, overload.tsv, storm.tsv, cpu.tsv, run.txt,
+# summary.md, *.png), and BENCHMARKS.md made from results/ and results/all/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
 
 case ${1:-} in
 "")
-	CMD="make bench" DEF_OUT=results
-	DEF_SYSTEMS="stock afxdp-off afxdp-hot knot" DEF_WORKLOADS="hit4 hit6"
+	CMD="make bench" DEF_OUT=results DEF_BUDGET=590
+	DEF_SYSTEMS="stock afxdp-off afxdp-hot afxdp-xdp knot floor" DEF_WORKLOADS="hit4 hit6"
+	DEF_OVERSYS="afxdp-hot afxdp-xdp knot" DEF_OVERWL="hit4"
 	;;
 all)
-	CMD="make bench-all" DEF_OUT=results/all
-	DEF_SYSTEMS="stock dnsmasq afxdp-off afxdp-hot knot reflector" DEF_WORKLOADS="hit4 hit6 miss4 miss6"
+	CMD="make bench-all" DEF_OUT=results/all DEF_BUDGET=1780
+	DEF_SYSTEMS="stock dnsmasq afxdp-off afxdp-hot afxdp-xdp knot reflector floor" DEF_WORKLOADS="hit4 hit6 miss4 miss6"
+	DEF_OVERSYS="stock afxdp-off afxdp-hot afxdp-xdp knot" DEF_OVERWL="hit4 hit6"
 	;;
 *) echo "usage: $0 [all]" >&2; exit 2 ;;
 esac
 OUT=${OUT:-$DEF_OUT}
 SYSTEMS=${SYSTEMS:-$DEF_SYSTEMS}
 WORKLOADS=${WORKLOADS:-$DEF_WORKLOADS}
-STEP=${STEP:-2}        # seconds per ramp step
-FIXED=${FIXED:-5}      # seconds of the fixed-rate run
-OVERSTEP=${OVERSTEP:-3} # seconds per overload step; 0: none
-STORM=${STORM:-10}     # seconds of the miss storm; 0: none
+# Durations, shortened from 2, 5, 3 and 10 s when the floor and hot xdp rows
+# joined make bench: each kxdpgun run also takes ~2.2 s of its own (1 s
+# before it sends, 1 s for late replies, start-up), so make bench is mostly
+# the number of kxdpgun runs.
+STEP=${STEP:-1.5}      # seconds per ramp step (fractions allowed)
+FIXED=${FIXED:-3}      # seconds of the fixed-rate run
+OVERSTEP=${OVERSTEP:-2} # seconds per overload step; 0: none
+OVERSYS=${OVERSYS:-$DEF_OVERSYS} # the systems with overload steps
+OVERWL=${OVERWL:-$DEF_OVERWL}    # and their workloads (cache hits only)
+STORM=${STORM:-6}      # seconds of the miss storm; 0: none
+CPURATE=${CPURATE:-400000} # q/s offered for CPU per answer at a fixed rate
+CPUSTEP=${CPUSTEP:-3}  # its seconds; 0: none
+CPUSYS=${CPUSYS:-"knot floor afxdp-xdp afxdp-hot"}
+BUDGET=${BUDGET:-$DEF_BUDGET} # seconds: optional steps are shed to stay within
 P=afxdp-bench
 CLI=$P-cli SRV=$P-srv UPS=$P-ups
 WORK=$(mktemp -d /tmp/afxdp-bench.XXXXXX)
@@ -95,6 +120,7 @@ echo "== building"
 go build -o coredns ./build
 go build -o "$WORK/dnsload" ./bench/dnsload
 go build -o "$WORK/reflector" ./bench/reflector
+go build -o "$WORK/floor" ./bench/floor
 go build -o "$WORK/report" ./bench/report
 mkdir -p "$OUT"
 rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md "$OUT"/run.txt
@@ -102,6 +128,8 @@ rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md 
 : >"$OUT/hot.tsv"
 : >"$OUT/overload.tsv"
 : >"$OUT/storm.tsv"
+: >"$OUT/cpu.tsv"
+: >"$WORK/skipped"
 
 echo "== testbed"
 # One queue: the server is one core.
@@ -166,6 +194,21 @@ start_system() {
 	afxdp-off) corefile "    afxdp veth-s {
         hot off
     }" >"$WORK/$sys.Corefile" ;;
+	afxdp-xdp) corefile "    afxdp veth-s {
+        hot xdp
+    }" >"$WORK/$sys.Corefile" ;;
+	esac
+	case $sys in
+	floor | afxdp-xdp)
+		# Their answers leave veth-s by XDP_TX, into veth-c's ring. veth
+		# takes them only when veth-c has NAPI (GRO on, as the testbed
+		# sets it), and schedules that NAPI only when veth-c has an XDP
+		# program: without one, an answer waits until other traffic
+		# arrives. xdp_pass until kxdpgun replaces it with its own (which
+		# passes whatever is not for its sockets, and stays when it exits).
+		nsx $CLI ethtool -K veth-c gro on >/dev/null
+		nsx $CLI "$WORK/floor" -pass -i veth-c
+		;;
 	esac
 	case $sys in
 	stock | afxdp-*)
@@ -174,6 +217,10 @@ start_system() {
 		;;
 	reflector)
 		GOMAXPROCS=1 ip netns exec $SRV taskset -c 1 "$WORK/reflector" -i veth-s >"$WORK/reflector.log" 2>&1 &
+		PIDS+=($!)
+		;;
+	floor)
+		GOMAXPROCS=1 ip netns exec $SRV taskset -c 1 "$WORK/floor" -i veth-s >"$WORK/floor.log" 2>&1 &
 		PIDS+=($!)
 		;;
 	dnsmasq)
@@ -225,45 +272,73 @@ EOC
 	pin_napi
 }
 
-# kxdp2 RATE DST FILE SECONDS: "sent/s replies/s" as kxdpgun counted them.
-# Its AF_XDP socket cannot bind the queue again for a moment after the last
-# run (EBUSY): retry a few times. The query file has no flags column, so
-# kxdpgun sends no OPT record at all (a third column E or D would add one).
-kxdp2() {
+# kxdp4 RATE DST FILE SECONDS: "sent/s replies/s sent replies" as kxdpgun
+# counted them (per second: over the seconds it sent; replies arriving in
+# the second it waits after sending count too). Its AF_XDP socket cannot
+# bind the queue again for a moment after the last run (EBUSY): retry a few
+# times. The query file has no flags column, so kxdpgun sends no OPT record
+# at all (a third column E or D would add one).
+kxdp4() {
 	local out try
 	for try in 1 2 3 4 5 6; do
 		out=$(nsx $CLI kxdpgun -t "$4" -Q "$1" -F 0 -i "$3" -I veth-c "$2" 2>&1 || true)
 		if grep -q 'total replies:' <<<"$out"; then
-			awk '/total queries:/ { gsub(/[()]/, "", $4); q = $4 }
-				/total replies:/ { gsub(/[()]/, "", $4); r = $4 }
-				END { print q + 0, r + 0 }' <<<"$out"
+			awk '/total queries:/ { q = $3; gsub(/[()]/, "", $4); qs = $4 }
+				/total replies:/ { r = $3; gsub(/[()]/, "", $4); rs = $4 }
+				END { print qs + 0, rs + 0, q + 0, r + 0 }' <<<"$out"
 			return
 		fi
 		sleep 0.5
 	done
 	echo "kxdpgun failed: $out" >&2
-	echo 0 0
+	echo 0 0 0 0
 }
+# kxdp2 RATE DST FILE SECONDS: "sent/s replies/s".
+kxdp2() { local r; r=$(kxdp4 "$@"); set -- $r; echo "$1 $2"; }
 # kxdp RATE DST FILE SECONDS: replies/s kxdpgun got back.
 kxdp() { local r; r=$(kxdp2 "$@"); echo "${r#* }"; }
 
 dst_of() { case $1 in *4) echo 198.18.0.1 ;; *6) echo fd00::1 ;; esac; }
+# mul A B: A*B rounded down (durations may be fractions).
+mul() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a * b }'; }
+
+# The time budget: an optional step (an overload step, a storm) runs only if
+# it leaves ROW_EST seconds for each row still to come (warm-up, ramp, the
+# dnsload run and its share of the CPU step) and 15 s for the report.
+ROW_EST=42
+ROWS_LEFT=0
+fits() {
+	[ $(($(date +%s) - START + $1 + ROWS_LEFT * ROW_EST + 15)) -le "$BUDGET" ]
+}
+# skip WHAT: say that WHAT was shed for time.
+skip() {
+	echo "   skipped for the time budget ($BUDGET s): $1"
+	echo "$1" >>"$WORK/skipped"
+}
 
 # ramp SYS WORKLOAD: raise the offered rate by half while at least 90 % is
 # answered; after the first rate that falls short, bisect between it and
 # the last good one (three more steps). The best replies/s seen is the
-# saturation.
+# saturation. A rate that kxdpgun could not send (less than 90 % of it went
+# out: its own ceiling, or veth pushing back) while the server answered at
+# least 90 % of what went out ends the ramp: the generator is the limit,
+# and asking for less would not find more.
 ramp() {
-	local sys=$1 wl=$2 dst best=0 rate=50000 got step=0 file good=0 bad=0 left=3
+	local sys=$1 wl=$2 dst best=0 rate=50000 got sent step=0 file good=0 bad=0 left=3
 	[ "${wl#miss}" != "$wl" ] && rate=10000
 	dst=$(dst_of "$wl")
 	while [ $rate -le 1500000 ] && [ $left -gt 0 ]; do
 		file=$WORK/hits.q
-		if [ "${wl#miss}" != "$wl" ]; then misses "r$sys$wl$step." $((rate * STEP + 1000)); file=$WORK/miss.q; fi
-		got=$(kxdp $rate "$dst" "$file" "$STEP")
-		echo "   $sys $wl offered $rate -> $got replies/s" >&2
+		if [ "${wl#miss}" != "$wl" ]; then misses "r$sys$wl$step." $(($(mul $rate "$STEP") + 1000)); file=$WORK/miss.q; fi
+		got=$(kxdp2 $rate "$dst" "$file" "$STEP")
+		sent=${got% *} got=${got#* }
+		echo "   $sys $wl offered $rate (sent $sent/s) -> $got replies/s" >&2
 		[ "$got" -gt "$best" ] && best=$got
 		step=$((step + 1))
+		if [ "$sent" -gt 0 ] && [ $((sent * 10)) -lt $((rate * 9)) ] && [ $((got * 10)) -ge $((sent * 9)) ]; then
+			echo "   $sys $wl: kxdpgun sent $sent/s of $rate/s and got $got replies/s: the generator is the limit, ramp ends" >&2
+			break
+		fi
 		if [ $((got * 10)) -ge $((rate * 9)) ]; then good=$rate; else bad=$rate; fi
 		if [ $bad -eq 0 ]; then
 			rate=$((rate * 3 / 2))
@@ -279,18 +354,38 @@ ramp() {
 # tick-sampled /proc/stat is not) of every thread of the server process and
 # of the server interface's NAPI thread, which does the receive work.
 SERVER=""
-server_ns() {
-	local f s=0
-	for f in /proc/$SERVER/task/*/schedstat $(for t in $(pgrep '^napi/veth-s'); do echo "/proc/$t/schedstat"; done); do
-		s=$((s + $(cut -d' ' -f1 "$f" 2>/dev/null || echo 0)))
+# threads_ns PID...: the run time of every thread of these processes.
+threads_ns() {
+	local p f s=0
+	for p; do
+		for f in /proc/$p/task/*/schedstat; do
+			s=$((s + $(cut -d' ' -f1 "$f" 2>/dev/null || echo 0)))
+		done
 	done
 	echo $s
+}
+napi_pids() { pgrep '^napi/veth-s' || true; }
+server_ns() { echo $(($(threads_ns "$SERVER") + $(threads_ns $(napi_pids)))); }
+# core_ns: "process NAPI softirq", the run time of the server process's
+# threads, of veth-s's NAPI threads (threaded NAPI: the receive work, the
+# XDP program and its XDP_TX, the wake-ups of the server) and of
+# ksoftirqd/1 (softirq work deferred on CPU 1). This kernel has no
+# IRQ_TIME_ACCOUNTING: interrupt and softirq time counts to the thread it
+# interrupted; what interrupts the idle CPU counts to no thread, hence
+# cpu1_ns beside it.
+core_ns() {
+	echo "$(threads_ns "$SERVER") $(threads_ns $(napi_pids)) $(threads_ns $(pgrep -x 'ksoftirqd/1' || true))"
+}
+# cpu1_ns: CPU 1's busy time (user, nice, system, irq, softirq) from
+# /proc/stat: everything that ran there, sampled at the tick.
+cpu1_ns() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu1" { printf "%.0f", ($2 + $3 + $4 + $7 + $8) * 1e9 / hz }' /proc/stat
 }
 
 # fixed SYS WORKLOAD RATE: dnsload at RATE, with the server core's busy time.
 fixed() {
 	local sys=$1 wl=$2 rate=$3 file=$WORK/hits.q b a
-	if [ "${wl#miss}" != "$wl" ]; then misses "f$sys$wl." $((rate * FIXED + 1000)); file=$WORK/miss.q; fi
+	if [ "${wl#miss}" != "$wl" ]; then misses "f$sys$wl." $(($(mul $rate "$FIXED") + 1000)); file=$WORK/miss.q; fi
 	local dst
 	dst=$(dst_of "$wl")
 	[ "${dst#*:}" != "$dst" ] && dst="[$dst]"
@@ -339,14 +434,21 @@ passed() {
 		if (FILENAME == ARGV[1]) b[r] = $NF; else if ($NF - b[r] > 0) { printf "%s%s=%.0f", sep, r, $NF - b[r]; sep = "," }
 	} END { if (sep == "") printf "-" }' "$WORK/$1.prom" "$WORK/$2.prom"
 }
+# hot_counts BEFORE AFTER: "hot xdp all": what moved in coredns_afxdp_hot_hits_total
+# (every tier), in its tier="xdp" series (answered by the XDP program) and
+# in coredns_dns_responses_total.
+hot_counts() {
+	echo $(($(metric "$2" coredns_afxdp_hot_hits_total) - $(metric "$1" coredns_afxdp_hot_hits_total))) \
+		$(($(metricl "$2" coredns_afxdp_hot_hits_total 'tier="xdp"') - $(metricl "$1" coredns_afxdp_hot_hits_total 'tier="xdp"'))) \
+		$(($(metric "$2" coredns_dns_responses_total) - $(metric "$1" coredns_dns_responses_total)))
+}
 # hot_row SYS WL PHASE BEFORE AFTER: one line of hot.tsv, and the log's.
 hot_row() {
-	local h r
-	h=$(($(metric "$5" coredns_afxdp_hot_hits_total) - $(metric "$4" coredns_afxdp_hot_hits_total)))
-	r=$(($(metric "$5" coredns_dns_responses_total) - $(metric "$4" coredns_dns_responses_total)))
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$h" "$r" "$(passed "$4" "$5")" >>"$OUT/hot.tsv"
-	awk -v s="$1" -v w="$2" -v p="$3" -v h="$h" -v r="$r" 'BEGIN {
-		printf "   %s %s %s: coredns_afxdp_hot_hits_total +%d of +%d answers (%.1f %%)\n", s, w, p, h, r, (r > 0 ? 100 * h / r : 0) }'
+	local h x r
+	read -r h x r <<<"$(hot_counts "$4" "$5")"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$h" "$r" "$(passed "$4" "$5")" "$x" >>"$OUT/hot.tsv"
+	awk -v s="$1" -v w="$2" -v p="$3" -v h="$h" -v x="$x" -v r="$r" 'BEGIN {
+		printf "   %s %s %s: coredns_afxdp_hot_hits_total +%d (tier=\"xdp\" +%d) of +%d answers (%.1f %%)\n", s, w, p, h, x, r, (r > 0 ? 100 * h / r : 0) }'
 }
 
 # overload SYS WORKLOAD PEAK: kxdpgun at fixed rates past the peak, a line
@@ -355,9 +457,10 @@ hot_row() {
 # counters (as counters prints them; "-" for the other systems).
 overload() {
 	local sys=$1 wl=$2 peak=$3 steps="1.5 2 4" st ask got c i=0
-	[ "$OVERSTEP" -gt 0 ] && [ "$peak" -gt 0 ] || return 0
-	case $sys in afxdp-hot | knot) steps="$steps max" ;; esac
+	[ "$OVERSTEP" != 0 ] && [ "$peak" -gt 0 ] || return 0
+	case $sys in afxdp-hot | afxdp-xdp | knot) steps="$steps max" ;; esac
 	for st in $steps; do
+		if ! fits $(($(mul 1 "$OVERSTEP") + 5)); then skip "$sys $wl overload $st"; continue; fi
 		if [ "$st" = max ]; then ask=2000000; else ask=$(awk -v p="$peak" -v f="$st" 'BEGIN { printf "%d", p * f }'); fi
 		case $sys in afxdp-*) scrape "$sys.$wl.o$i.0" ;; esac
 		got=$(kxdp2 "$ask" "$(dst_of "$wl")" "$WORK/hits.q" "$OVERSTEP")
@@ -378,6 +481,7 @@ overload() {
 storm() {
 	local sys=$1 mp hp
 	[ "$STORM" -gt 0 ] || return 0
+	if ! fits $((STORM + 5)); then skip "$sys storm"; return 0; fi
 	nsx $CLI taskset -c 0 "$WORK/dnsload" -s 198.18.0.1:53 -r 5000 -d 1s -f "$WORK/hits.q" >/dev/null
 	misses "s$sys." $((3000 * STORM + 1000))
 	cp "$WORK/miss.q" "$WORK/storm-miss.q"
@@ -411,19 +515,53 @@ EON
 			s, a, n, (n > 0 ? 100 * a / n : 0), m, p, c }'
 }
 
+# cpu_at SYS: kxdpgun offers CPURATE/s of IPv4 cache hits for CPUSTEP s
+# (after the workloads: warm), with the server's CPU time (core_ns) and CPU
+# 1's (cpu1_ns) read around it, and for the afxdp rows the hot answers. A
+# line of cpu.tsv: system, rate asked, sent/s, replies/s, sent, replies,
+# process ns, NAPI ns, ksoftirqd/1 ns, CPU 1 ns, hot, of them in XDP, all
+# answers ("-": not afxdp).
+cpu_at() {
+	local sys=$1 b a c0 c1 got h="-	-	-" line
+	[ "$CPUSTEP" != 0 ] || return 0
+	case " $CPUSYS " in *" $sys "*) ;; *) return 0 ;; esac
+	if [ -z "${SAT[$sys.hit4]:-}" ] && ! nothing_to_cache "$sys"; then
+		kxdp 20000 198.18.0.1 "$WORK/hits.q" 1 >/dev/null
+	fi
+	case $sys in afxdp-*) scrape "$sys.cpu.0" ;; esac
+	b=$(core_ns) c0=$(cpu1_ns)
+	got=$(kxdp4 "$CPURATE" 198.18.0.1 "$WORK/hits.q" "$CPUSTEP")
+	a=$(core_ns) c1=$(cpu1_ns)
+	case $sys in afxdp-*) scrape "$sys.cpu.1"; h=$(hot_counts "$sys.cpu.0" "$sys.cpu.1" | tr ' ' '\t') ;; esac
+	line=$(awk -v s="$sys" -v r="$CPURATE" -v g="$got" -v b="$b" -v a="$a" -v c0="$c0" -v c1="$c1" -v h="$h" 'BEGIN {
+		split(g, k, " "); split(b, x, " "); split(a, y, " ")
+		printf "%s\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%s", s, r, k[1], k[2], k[3], k[4], y[1] - x[1], y[2] - x[2], y[3] - x[3], c1 - c0, h }')
+	echo "$line" >>"$OUT/cpu.tsv"
+	awk -F'\t' '{ n = ($6 > 0 ? $6 : 1)
+		printf "   %s at %d/s asked (sent %d/s): %d replies/s; server CPU %.3f µs per answer (process %.3f, NAPI %.3f, ksoftirqd/1 %.3f); CPU 1 busy %.3f µs per answer; hot, in XDP, all: %s %s %s\n",
+			$1, $2, $3, $4, ($7 + $8 + $9) / 1000 / n, $7 / 1000 / n, $8 / 1000 / n, $9 / 1000 / n, $10 / 1000 / n, $11, $12, $13 }' <<<"$line"
+}
+
+# Knot is authoritative; the reflector and the floor answer everything at
+# once: none of them has misses, nor anything to warm.
+nothing_to_cache() { case $1 in knot | reflector | floor) return 0 ;; esac; return 1; }
+runs() { ! nothing_to_cache "$1" || [ "${2#miss}" = "$2" ]; }
+for sys in $SYSTEMS; do for wl in $WORKLOADS; do if runs "$sys" "$wl"; then ROWS_LEFT=$((ROWS_LEFT + 1)); fi; done; done
+
 declare -A SAT
 for sys in $SYSTEMS; do
 	echo "== $sys"
 	if ! start_system "$sys"; then
 		stop_all
 		nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
+		nsx $CLI ip link set veth-c xdp off 2>/dev/null || true
+		for wl in $WORKLOADS; do if runs "$sys" "$wl"; then ROWS_LEFT=$((ROWS_LEFT - 1)); fi; done
 		continue
 	fi
 	for wl in $WORKLOADS; do
-		# Knot is authoritative and the reflector answers everything at once:
-		# neither has misses.
-		if [ "$sys" = knot ] || [ "$sys" = reflector ]; then [ "${wl#miss}" != "$wl" ] && continue; fi
-		if [ "${wl#hit}" != "$wl" ]; then   # warm the cache (and the hot table)
+		runs "$sys" "$wl" || continue
+		ROWS_LEFT=$((ROWS_LEFT - 1))
+		if [ "${wl#hit}" != "$wl" ] && ! nothing_to_cache "$sys"; then # warm the cache (and the hot table)
 			kxdp 20000 "$(dst_of "$wl")" "$WORK/hits.q" 1 >/dev/null
 		fi
 		case $sys in afxdp-*) scrape "$sys.$wl.0" ;; esac
@@ -442,8 +580,11 @@ for sys in $SYSTEMS; do
 		cp "$WORK/fixed.json" "$OUT/latency-$sys-$wl.json"
 		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sys" "$wl" "$sat" "$rate" "$cpu" "$(tr -d '\n' <"$WORK/fixed.json")" >>"$OUT/results.tsv"
 		echo "   $sys $wl: saturation $sat/s; at $rate/s: $cpu µs CPU per answer"
-		case $sys in stock | afxdp-* | knot) [ "${wl#hit}" != "$wl" ] && overload "$sys" "$wl" "$sat" ;; esac
+		if [ "${wl#hit}" != "$wl" ]; then
+			case " $OVERSYS " in *" $sys "*) case " $OVERWL " in *" $wl "*) overload "$sys" "$wl" "$sat" ;; esac ;; esac
+		fi
 	done
+	cpu_at "$sys"
 	case $sys in stock | afxdp-*) storm "$sys" ;; esac
 	case $sys in afxdp-*) grep -h 'hot answers' "$WORK/$sys.log" | sed 's/^/   log: /' || true ;; esac
 	stop_all
@@ -459,8 +600,16 @@ echo "== report"
 	echo "wall_s=$(($(date +%s) - START))"
 	echo "systems=$SYSTEMS"
 	echo "workloads=$WORKLOADS"
+	echo "step_s=$STEP"
+	echo "fixed_s=$FIXED"
 	echo "overstep_s=$OVERSTEP"
+	echo "oversys=$OVERSYS"
+	echo "overwl=$OVERWL"
 	echo "storm_s=$STORM"
+	echo "cpu_rate=$CPURATE"
+	echo "cpu_s=$CPUSTEP"
+	echo "budget_s=$BUDGET"
+	echo "skipped=$(paste -sd, "$WORK/skipped")"
 	echo "kernel=$(uname -r)"
 	echo "knot=$(knotd --version 2>/dev/null | head -n 1)"
 	echo "dnsmasq=$(dnsmasq --version 2>/dev/null | head -n 1 | sed 's/  Copyright.*//')"

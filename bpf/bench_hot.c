@@ -7,8 +7,9 @@
 // that repeats the program would answer once and then see a response. Each
 // harness run first restores the query from bench_frame (tail and bytes),
 // then runs the filter; bench_restore does the restoring alone, so the
-// filter's own cost is the difference (which so includes the harness's
-// giving back the headroom a hit took). Loaded with the Filter's maps.
+// filter's own cost is the difference. A test run's buffer has the
+// tailroom a hit needs, so hits here take hot_room's tail path.
+// Loaded with the Filter's maps.
 
 #include "xdp_dns.c"
 
@@ -16,8 +17,6 @@
 
 struct bench_frame {
 	__u32 len;
-	__u32 shift;  // how far a hot answer moves the frame's start (its records' length)
-	__u32 qr_off; // where the DNS header's QR bit is
 	__u32 pad;
 	__u8 data[BENCH_FRAME_MAX];
 };
@@ -37,13 +36,6 @@ static __always_inline int restore(struct xdp_md *ctx)
 		return -1;
 	__u32 len = f->len;
 	if (len == 0 || len > BENCH_FRAME_MAX)
-		return -1;
-	// A hot answer took its room from the headroom: give it back, or the
-	// repeats would use it up and fall to the tail path.
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	__u32 off = f->qr_off;
-	if (f->shift && off < BENCH_FRAME_MAX && data + off + 1 <= data_end && (((__u8 *)data)[off] & 0x80) &&
-	    bpf_xdp_adjust_head(ctx, (int)f->shift))
 		return -1;
 	int delta = (int)len - (int)bpf_xdp_get_buff_len(ctx);
 	if (delta && bpf_xdp_adjust_tail(ctx, delta))

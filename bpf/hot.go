@@ -194,11 +194,12 @@ func (f *Filter) SwapHot(h *HotMap) error {
 	return nil
 }
 
-// HotHits reads every hit counter summed over CPUs into dst (HotSlots
-// long). The counters only grow; the caller keeps the last reading.
+// HotHits reads the first len(dst) hit counters (at most HotSlots),
+// summed over CPUs, into dst. The counters only grow; the caller keeps
+// the last reading. Reading fewer costs less: hand out slots from 0 up.
 func (f *Filter) HotHits(dst []uint64) error {
-	if len(dst) != HotSlots {
-		return fmt.Errorf("hot hits: want %d counters, got %d", HotSlots, len(dst))
+	if len(dst) > HotSlots {
+		return fmt.Errorf("hot hits: %d counters asked, %d exist", len(dst), HotSlots)
 	}
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
@@ -208,8 +209,9 @@ func (f *Filter) HotHits(dst []uint64) error {
 	keys := make([]uint32, batch)
 	vals := make([]uint64, batch*ncpu)
 	var cursor ebpf.MapBatchCursor
-	for done := 0; done < HotSlots; {
-		n, err := f.objs.HotHits.BatchLookup(&cursor, keys, vals, nil)
+	for done := 0; done < len(dst); {
+		want := min(batch, len(dst)-done)
+		n, err := f.objs.HotHits.BatchLookup(&cursor, keys[:want], vals[:want*ncpu], nil)
 		for i := range n {
 			var s uint64
 			for _, c := range vals[i*ncpu : (i+1)*ncpu] {

@@ -8,7 +8,8 @@
 //	             the fixed run, CPU µs per answer, dnsload's JSON
 //	hot.tsv      afxdp rows: system, workload, phase (ramp, fixed), hot
 //	             answers, all answers (the server's counters), reasons the
-//	             others took the chain
+//	             others took the chain, and (newer runs) the hot answers
+//	             the XDP program sent (tier="xdp")
 //	overload.tsv system, workload, step (1.5, 2, 4: times the peak; max:
 //	             the generator's maximum), rate asked, sent/s and replies/s
 //	             (kxdpgun's), the peak, and for the afxdp rows what moved in
@@ -16,7 +17,13 @@
 //	             drops, no_socket passes ("-" for the others)
 //	storm.tsv    system, dnsload's JSON for the hits, for the misses, and the
 //	             same four counters
-//	run.txt      key=value: cmd, date, wall_s, systems, workloads, versions
+//	cpu.tsv      system, rate asked, sent/s, replies/s, sent, replies (kxdpgun's),
+//	             run time in ns of the server process, the server interface's
+//	             NAPI threads and ksoftirqd/1, CPU 1's busy ns (/proc/stat),
+//	             and for the afxdp rows hot answers, of them in XDP, all
+//	             answers ("-" for the others)
+//	run.txt      key=value: cmd, date, wall_s, systems, workloads, durations,
+//	             what the time budget shed, versions
 package main
 
 import (
@@ -57,6 +64,15 @@ type row struct {
 type hotCount struct {
 	hot, all int64
 	passed   string
+	xdp      int64 // of hot, sent by the XDP program; -1: not recorded
+}
+
+// cpuAt is one system at the fixed rate of the CPU step.
+type cpuAt struct {
+	sys                                   string
+	ask, sentPS, repliesPS, sent, replies int64
+	proc, napi, softirq, cpu1             float64 // ns
+	hot, xdp, all                         string  // "-": not afxdp
 }
 
 // step is one fixed rate past a system's peak.
@@ -80,18 +96,21 @@ type run struct {
 	hot      map[string]map[string]hotCount // sys.wl -> phase -> counts
 	overload []step
 	storms   []storm
+	cpu      []cpuAt
 }
 
 var (
-	systems   = []string{"stock", "dnsmasq", "afxdp-off", "afxdp-hot", "knot", "reflector"}
+	systems   = []string{"stock", "dnsmasq", "afxdp-off", "afxdp-hot", "afxdp-xdp", "knot", "reflector", "floor"}
 	workloads = []string{"hit4", "hit6", "miss4", "miss6"}
 	names     = map[string]string{
 		"stock":     "CoreDNS, kernel UDP",
 		"dnsmasq":   "dnsmasq, kernel UDP",
 		"afxdp-off": "CoreDNS + afxdp, hot off",
 		"afxdp-hot": "CoreDNS + afxdp (hot answers)",
+		"afxdp-xdp": "CoreDNS + afxdp (hot answers in XDP)",
 		"knot":      "Knot DNS XDP",
 		"reflector": "afxdp datapath alone",
+		"floor":     "floor: XDP echo (XDP_TX)",
 	}
 	wlNames = map[string]string{"hit4": "cache hits, IPv4", "hit6": "cache hits, IPv6", "miss4": "cache misses, IPv4", "miss6": "cache misses, IPv6"}
 )
@@ -143,12 +162,15 @@ func load(dir string) (*run, error) {
 	}
 	err = lines(filepath.Join(dir, "hot.tsv"), func(l string) error {
 		c := strings.Split(l, "\t")
-		if len(c) != 6 {
+		if len(c) != 6 && len(c) != 7 {
 			return nil
 		}
-		h := hotCount{passed: c[5]}
+		h := hotCount{passed: c[5], xdp: -1}
 		h.hot, _ = strconv.ParseInt(c[3], 10, 64)
 		h.all, _ = strconv.ParseInt(c[4], 10, 64)
+		if len(c) == 7 {
+			h.xdp, _ = strconv.ParseInt(c[6], 10, 64)
+		}
 		k := c[0] + "." + c[1]
 		if r.hot[k] == nil {
 			r.hot[k] = map[string]hotCount{}
@@ -188,6 +210,24 @@ func load(dir string) (*run, error) {
 			return fmt.Errorf("storm %s: %w", st.sys, err)
 		}
 		r.storms = append(r.storms, st)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	err = lines(filepath.Join(dir, "cpu.tsv"), func(l string) error {
+		c := strings.Split(l, "\t")
+		if len(c) != 13 {
+			return nil
+		}
+		a := cpuAt{sys: c[0], hot: c[10], xdp: c[11], all: c[12]}
+		for i, p := range []*int64{&a.ask, &a.sentPS, &a.repliesPS, &a.sent, &a.replies} {
+			*p, _ = strconv.ParseInt(c[1+i], 10, 64)
+		}
+		for i, p := range []*float64{&a.proc, &a.napi, &a.softirq, &a.cpu1} {
+			*p, _ = strconv.ParseFloat(c[6+i], 64)
+		}
+		r.cpu = append(r.cpu, a)
 		return nil
 	})
 	if err != nil && !os.IsNotExist(err) {
@@ -260,25 +300,26 @@ func summary(r *run) string {
 	}
 	// The afxdp rows' counters phase by phase.
 	var hb strings.Builder
-	for _, sys := range []string{"afxdp-hot", "afxdp-off"} {
+	for _, sys := range []string{"afxdp-xdp", "afxdp-hot", "afxdp-off"} {
 		for _, wl := range workloads {
 			k := sys + "." + wl
 			ph := r.hot[k]
 			if ph == nil {
 				continue
 			}
-			fmt.Fprintf(&hb, "| %s | %s | %s | %s | %s | %s |\n", names[sys], wlNames[wl],
-				counts(ph["ramp"]), r.share(k, "ramp"), counts(ph["fixed"]), r.share(k, "fixed"))
+			fmt.Fprintf(&hb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", names[sys], wlNames[wl],
+				counts(ph["ramp"]), inXDP(ph["ramp"]), r.share(k, "ramp"), counts(ph["fixed"]), inXDP(ph["fixed"]), r.share(k, "fixed"))
 			if p := passedOf(ph); p != "" {
-				fmt.Fprintf(&hb, "| | | to the chain (`hot_passed_total` reasons): %s | | | |\n", p)
+				fmt.Fprintf(&hb, "| | | to the chain (`hot_passed_total` reasons): %s | | | | | |\n", p)
 			}
 		}
 	}
 	if hb.Len() > 0 {
-		b.WriteString("\nHot answers, from the server's own counters (`coredns_afxdp_hot_hits_total` over\n" +
-			"`coredns_dns_responses_total`, scraped before and after each phase):\n\n" +
-			"| system | workload | kxdpgun ramp: hot of all answers | share | dnsload run: hot of all answers | share |\n" +
-			"|---|---|---:|---:|---:|---:|\n")
+		b.WriteString("\nHot answers, from the server's own counters (`coredns_afxdp_hot_hits_total`, every tier, over\n" +
+			"`coredns_dns_responses_total`, scraped before and after each phase; *in XDP*: its `tier=\"xdp\"` series,\n" +
+			"answers the XDP program sent itself):\n\n" +
+			"| system | workload | kxdpgun ramp: hot of all answers | in XDP | share | dnsload run: hot of all answers | in XDP | share |\n" +
+			"|---|---|---:|---:|---:|---:|---:|---:|\n")
 		b.WriteString(hb.String())
 	}
 	// The issue's target: hot answers at 6x the kernel path at saturation,
@@ -307,9 +348,86 @@ func summary(r *run) string {
 		b.WriteString("\nCoreDNS + afxdp with hot answers against CoreDNS on the kernel path, cache hits at saturation\n(the target: at least 6x, IPv4 and IPv6, in one run):\n\n")
 		b.WriteString(tb.String())
 	}
+	// Hot answers in XDP against the floor, the most an XDP_TX answer can
+	// reach on this testbed.
+	var xb strings.Builder
+	for _, wl := range []string{"hit4", "hit6"} {
+		x := r.rows["afxdp-xdp."+wl]
+		if x == nil {
+			continue
+		}
+		fmt.Fprintf(&xb, "- %s: %d replies/s", wlNames[wl], x.sat)
+		if s := r.rows["stock."+wl]; s != nil && s.sat > 0 {
+			fmt.Fprintf(&xb, " = %.2fx the kernel path", float64(x.sat)/float64(s.sat))
+		}
+		if h := r.rows["afxdp-hot."+wl]; h != nil && h.sat > 0 {
+			fmt.Fprintf(&xb, ", %.2fx hot answers in the receive loop", float64(x.sat)/float64(h.sat))
+		}
+		if k := r.rows["knot."+wl]; k != nil && k.sat > 0 {
+			fmt.Fprintf(&xb, ", %.0f %% of Knot's %d", 100*float64(x.sat)/float64(k.sat), k.sat)
+		}
+		if f := r.rows["floor."+wl]; f != nil && f.sat > 0 {
+			fmt.Fprintf(&xb, ", %.0f %% of the floor's %d", 100*float64(x.sat)/float64(f.sat), f.sat)
+		}
+		xb.WriteString("\n")
+	}
+	if xb.Len() > 0 {
+		b.WriteString("\nCoreDNS + afxdp with hot answers in XDP (`hot xdp`), cache hits at saturation:\n\n")
+		b.WriteString(xb.String())
+	}
+	b.WriteString(r.cpuSection())
 	b.WriteString(r.overloadSection())
 	b.WriteString(r.stormSection())
+	if sk := r.meta["skipped"]; sk != "" {
+		fmt.Fprintf(&b, "\nShed to stay within the time budget (%s s): %s.\n", r.meta["budget_s"], strings.ReplaceAll(sk, ",", "; "))
+	}
 	return b.String()
+}
+
+// cpuSection is the table of CPU per answer at the fixed rate.
+func (r *run) cpuSection() string {
+	if len(r.cpu) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### CPU per answer at %s offered\n\n"+
+		"kxdpgun asks for %s/s of IPv4 cache hits for %s s; the server's run time on the CPU (schedstat)\n"+
+		"over the answers kxdpgun counted: the server process's threads, the NAPI threads of veth-s\n"+
+		"(receive, the XDP program and its XDP_TX) and ksoftirqd/1; *CPU 1 busy* is everything that ran on\n"+
+		"the server's CPU by /proc/stat (tick-sampled), as a check. A system that cannot answer the rate\n"+
+		"offered runs its core flat out: its figure is the cost per answer at its own saturation.\n\n"+
+		"| system | offered/s | answered/s | server CPU µs per answer | process | NAPI | ksoftirqd/1 | CPU 1 busy µs per answer | hot (in XDP) of all answers |\n"+
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+		kilo(r.meta["cpu_rate"]), r.meta["cpu_rate"], r.meta["cpu_s"])
+	for _, sys := range systems {
+		for _, c := range r.cpu {
+			if c.sys != sys {
+				continue
+			}
+			per := func(ns float64) string {
+				if c.replies == 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.3f", ns/1000/float64(c.replies))
+			}
+			hot := "–"
+			if c.hot != "-" {
+				hot = fmt.Sprintf("%s (%s) of %s", c.hot, c.xdp, c.all)
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", names[sys], c.sentPS, c.repliesPS,
+				per(c.proc+c.napi+c.softirq), per(c.proc), per(c.napi), per(c.softirq), per(c.cpu1), hot)
+		}
+	}
+	return b.String()
+}
+
+// kilo writes a rate such as 400000 as 400k.
+func kilo(rate string) string {
+	n, err := strconv.Atoi(rate)
+	if err != nil || n%1000 != 0 {
+		return rate + "/s"
+	}
+	return strconv.Itoa(n/1000) + "k"
 }
 
 // overloadSection is the table of the fixed rates past each peak.
@@ -467,6 +585,14 @@ func pctOf(a, n int64) string {
 
 func counts(c hotCount) string { return fmt.Sprintf("%d of %d", c.hot, c.all) }
 
+// inXDP is the hot answers the XDP program sent, "–" where not recorded.
+func inXDP(c hotCount) string {
+	if c.xdp < 0 {
+		return "–"
+	}
+	return strconv.FormatInt(c.xdp, 10)
+}
+
 func passedOf(ph map[string]hotCount) string {
 	var out []string
 	for _, p := range []string{"ramp", "fixed"} {
@@ -602,24 +728,33 @@ func document(runs []*run) string {
 	b.WriteString("# Benchmarks\n\n")
 	b.WriteString("`make bench` (under 10 minutes; its timeout is 600 s) runs the rows that matter most for hot\n" +
 		"answers, on cache hits over IPv4 and IPv6: CoreDNS on the kernel path, CoreDNS + afxdp with\n" +
-		"`hot off`, CoreDNS + afxdp with hot answers (the default) and Knot DNS in XDP mode, the bar to\n" +
-		"reach; after each ramp, the overload steps (cache hits offered past that system's own peak),\n" +
-		"and for the three CoreDNS rows the miss storm (hits while misses wait on a silent upstream): both\n" +
-		"in `make bench`, since it stays under its 10 minutes with them. `make bench-all` (up to 30\n" +
-		"minutes; timeout 1800 s) adds dnsmasq, the afxdp datapath alone and the cache-miss workloads,\n" +
-		"where hot answers play no part, and runs the overload steps and the storm too. Each writes its\n" +
-		"own folder (results/, results/all/); this page shows the latest run of each, with its wall time.\n" +
-		"`OVERSTEP=0` or `STORM=0` leaves the overload steps or the storm out.\n\n")
+		"`hot off`, CoreDNS + afxdp with hot answers (the default), CoreDNS + afxdp with hot answers in\n" +
+		"the XDP program (`hot xdp`), Knot DNS in XDP mode, the bar to reach, and the floor (an XDP\n" +
+		"program that only echoes each query back); the CPU each of the last four spends per answer at\n" +
+		"400k queries/s offered; after the IPv4 ramp of both hot rows and Knot, the overload steps\n" +
+		"(cache hits offered past that system's own peak); and for the CoreDNS rows the miss storm (hits\n" +
+		"while misses wait on a silent upstream). `make bench-all` (up to 30 minutes; timeout 1800 s)\n" +
+		"adds dnsmasq, the afxdp datapath alone and the cache-miss workloads, where hot answers play no\n" +
+		"part, and runs the overload steps on both families and for the kernel path and `hot off` too.\n" +
+		"Each writes its own folder (results/, results/all/); this page shows the latest run of each, with\n" +
+		"its wall time. `OVERSTEP=0`, `STORM=0` or `CPUSTEP=0` leaves the overload steps, the storm or\n" +
+		"the CPU step out. Both keep to a time budget (590 s and 1780 s): an overload step or a storm that\n" +
+		"would not leave about 40 s for each row still to come is shed, and the run's section says so.\n\n")
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s.\n\n", runtime.NumCPU(), cpu, kernel, runtime.Version())
 	b.WriteString(`Testbed: three network namespaces joined by single-queue veth pairs. The server (CoreDNS with
-` + "`GOMAXPROCS=1`" + `, knotd, dnsmasq or the reflector) and its veth NAPI thread (threaded NAPI) are
-pinned to CPU 1; kxdpgun, dnsload, the client's NAPI thread and the upstream (the same coredns
-with the file plugin serving run/example.org.zone) share CPU 0.
+` + "`GOMAXPROCS=1`" + `, knotd, dnsmasq, the reflector or the floor) and its veth NAPI thread (threaded
+NAPI) are pinned to CPU 1; kxdpgun, dnsload, the client's NAPI thread and the upstream (the same
+coredns with the file plugin serving run/example.org.zone) share CPU 0. Answers sent with XDP_TX
+(the floor, hot answers in XDP) go from veth-s straight into veth-c's ring; veth takes them only
+while veth-c has NAPI (GRO on, as the testbed sets it) and wakes that NAPI only while veth-c has an
+XDP program of its own, so for those two rows veth-c gets one that passes everything until kxdpgun
+replaces it with its own (which passes what is not for its sockets, and stays after it exits).
 
 Every CoreDNS row runs the Corefile of a caching resolver, the same for all of them:
 
     .:53 {
-        afxdp veth-s      # afxdp rows only; "afxdp veth-s { hot off }" for the hot-off row
+        afxdp veth-s      # afxdp rows only; "afxdp veth-s { hot off }" for the hot-off row,
+                          # "afxdp veth-s { hot xdp }" for hot answers in XDP
         errors
         cache
         forward . 198.18.1.2
@@ -635,6 +770,10 @@ Every CoreDNS row runs the Corefile of a caching resolver, the same for all of t
   ` + "`prometheus`" + ` ahead of ` + "`cache`" + ` do not prevent it). *hot share* is
   ` + "`coredns_afxdp_hot_hits_total`" + ` over ` + "`coredns_dns_responses_total`" + `, scraped from the
   server's prometheus endpoint before and after the kxdpgun ramp and the dnsload run.
+- *CoreDNS + afxdp (hot answers in XDP)*: ` + "`hot xdp`" + ` in the afxdp block: hot answers are also
+  sent by the XDP program itself (XDP_TX), without reaching the AF_XDP socket. Its hot share
+  counts every tier (` + "`coredns_afxdp_hot_hits_total`" + ` summed over ` + "`tier`" + `); *in XDP* is the
+  ` + "`tier=\"xdp\"`" + ` series alone.
 - *Knot DNS XDP*: knotd serving the same zone authoritatively through its XDP listener
   (so it has no miss workload; nothing to cache).
 - *dnsmasq, kernel UDP*: ` + "`dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv\n  --no-hosts --server=198.18.1.2 --cache-size=10000 --listen-address=198.18.0.1\n  --listen-address=fd00::1 --bind-interfaces`" + ` (and ` + "`--user=root`" + `, a pid file and log in the run's
@@ -645,9 +784,16 @@ Every CoreDNS row runs the Corefile of a caching resolver, the same for all of t
 - *afxdp datapath alone*: bench/reflector, the same XDP program and sockets answering every
   query with an empty response through the datapath's worker pool, with no plugin chain. Hot
   answers are written in the receive loop itself, before any worker: they can beat this row.
+- *floor: XDP echo (XDP_TX)*: bench/floor, an XDP program (native mode, a bpf_link) that turns
+  every UDP query to port 53 back into its sender's frame: MACs, IP addresses (IPv4, or IPv6
+  without extension headers; at most one 802.1Q tag) and ports swapped, QR set, the UDP checksum
+  updated for that one bit (RFC 1624; an IPv4 zero checksum stays zero), XDP_TX; no maps, nothing
+  else parsed. It answers an empty response, nothing looked up: no DNS server on this testbed can
+  answer for less, so it is the ceiling of what an XDP_TX answer reaches here.
 
 Queries: 1000 names of the zone (` + "`h0.example.org A`" + ` … ` + "`h999.example.org A`" + `) for
-hits, warmed with one second of kxdpgun at 20 k/s before each hit workload (which also fills the
+hits, warmed with one second of kxdpgun at 20 k/s before each hit workload of the caching rows
+(Knot, the reflector and the floor have nothing to warm; the warm-up also fills the
 hot table: an entry is made from the chain's reply to a name's first cache hit, so from the
 third query of a name on it is answered hot); unique names
 under a wildcard of the upstream for misses. kxdpgun's queries carry no OPT record (its query
@@ -657,12 +803,17 @@ options — checked with tcpdump), so they are eligible for hot answers; dnsload
 takes the chain.
 
 - *replies/s at saturation*: kxdpgun offers 50 k/s (misses: 10 k/s), then 1.5x more each step
-  (2 s each) while at least 90 % is answered, then bisects three steps between the last good and
-  the first short rate; the best replies/s seen. kxdpgun's own round trips have topped out
-  near 580–730 k/s on this machine kind: near that ceiling, compare CPU µs per answer instead.
+  (1.5 s each) while at least 90 % is answered, then bisects three steps between the last good and
+  the first short rate; the best replies/s seen. A step in which kxdpgun could not send 90 % of
+  the rate asked (its own ceiling, or veth pushing back) while the server answered at least 90 %
+  of what it sent ends the ramp: the generator is the limit there. kxdpgun's own round trips have
+  topped out near 580–730 k/s on this machine kind: near that ceiling, compare CPU µs per answer
+  instead. (Runs before the floor and ` + "`hot xdp`" + ` rows used 2 s ramp steps, 5 s dnsload runs, 3 s
+  overload steps and a 10 s storm; each kxdpgun run also takes about 2 s of its own, so the steps
+  were shortened to keep ` + "`make bench`" + ` under its timeout.)
 - *CPU µs per answer*: run time on the CPU (schedstat, exact) of every thread of the server
   process and of the server interface's NAPI thread, which does the receive work, over the
-  answered queries, while dnsload offers half the kernel path's saturation rate for 5 s.
+  answered queries, while dnsload offers half the kernel path's saturation rate for 3 s.
   At rates this low the server wakes up for nearly every query, and the per-answer figure is
   mostly that wake-up cost; at saturation batching spreads it (one core does all of the server's
   work, so there its cost per answer is at most 1 s over the replies/s).
@@ -670,22 +821,35 @@ takes the chain.
   includes the client's own kernel and Go runtime time (~150 µs here), the same for every row:
   compare the rows, not the absolute values.
 - *hot share*: hot answers over all answers of the server, ramp and dnsload run together.
-- *overload* (cache hits, IPv4 and IPv6; after the dnsload run): kxdpgun at fixed rates of 1.5x,
-  2x and 4x the peak that system's ramp found just before, 3 s each, and for the afxdp row with
-  hot answers and Knot also at the generator's maximum (2 M/s asked). kxdpgun's own counts: what
-  it sent (*offered*; on this kernel veth pushes back on a sender whose peer's ring is full, so
-  what is offered can fall short of what was asked) and the replies per second, over the peak.
+- *CPU per answer at 400k offered* (Knot, the floor and both hot rows; after the workloads, so
+  the cache and hot tables are warm): kxdpgun asks for exactly 400 k/s of the IPv4 hits for 3 s.
+  The server's run time on the CPU (schedstat) is read before and after: every thread of the
+  server process, the NAPI threads of veth-s (with threaded NAPI they do the receive work, run the
+  XDP program and its XDP_TX, and wake the server: an XDP_TX answer costs nothing anywhere else)
+  and ksoftirqd/1 (softirq work deferred on CPU 1); over the answers kxdpgun counted. This kernel
+  has no ` + "`IRQ_TIME_ACCOUNTING`" + `: interrupt and softirq time counts to whichever thread
+  it interrupted, and none to a thread when the CPU was idle; so *CPU 1 busy*, everything that ran
+  on CPU 1 by /proc/stat (user, system, irq, softirq; sampled at the tick), is shown beside it. A
+  system that cannot answer 400 k/s runs flat out there: its figure is its cost per answer at its
+  own saturation.
+- *overload* (cache hits; after the dnsload run): kxdpgun at fixed rates of 1.5x, 2x and 4x the
+  peak that system's ramp found just before, 2 s each, and for the afxdp rows with hot answers and
+  Knot also at the generator's maximum (2 M/s asked): in ` + "`make bench`" + ` for the two hot rows and
+  Knot on IPv4, in ` + "`make bench-all`" + ` also for the kernel path and ` + "`hot off`" + `, on both
+  families. kxdpgun's own counts: what it sent (*offered*; on this kernel veth pushes back on a
+  sender whose peer's ring is full, so what is offered can fall short of what was asked) and the
+  replies per second, over the peak.
   The peak is the ramp's best at no more than 10 % loss, so a system can answer more than its
   peak past it (over 100 %). For the afxdp rows the server's counters are scraped around each
   step: handoffs to the kernel listener, the kernel's AF_XDP drops (RX ring full; no free frame
   in the fill ring), the receive loop's overload drops, and frames the XDP program passed for
-  want of a socket. Steps of 3 s against a peak from 2 s ramp steps are noisy: the same step of
+  want of a socket. Steps of 2 s against a peak from 1.5 s ramp steps are noisy: the same step of
   the same system has varied by 20–35 points of its peak between runs on one day, so read the
   counters (handoffs, no_socket passes) as the verdict on the mechanism and the shares across
   several steps and runs.
-- *miss storm* (the three CoreDNS rows, IPv4, the one RX queue): after the hit workloads the
+- *miss storm* (the CoreDNS rows, IPv4, the one RX queue): after the hit workloads the
   upstream goes silent (an nftables rule in its namespace drops UDP/53 and TCP/53; the server's
-  cache keeps the hits), then two dnsload instances run at once for 10 s: unique names under
+  cache keeps the hits), then two dnsload instances run at once for 6 s: unique names under
   ` + "`*.miss.example.org`" + ` at 3 k/s, and the 1000 hit names at 10 k/s (warmed first by dnsload itself,
   1 s at 5 k/s: its queries carry an OPT record, so their hot entries are not kxdpgun's). The
   hits' answered share, mean and percentiles are the figures; *misses answered* are replies to

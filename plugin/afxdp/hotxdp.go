@@ -19,6 +19,9 @@ import (
 const (
 	xdpRefresh = 500 * time.Millisecond
 	xdpValid   = time.Second
+	// xdpKeep is how many refreshes an entry stays in the map after its
+	// last answer: bursts a few seconds apart find it there.
+	xdpKeep = 10
 )
 
 // xdpTier is what an interface allows of hot answers in the XDP program.
@@ -29,11 +32,11 @@ type xdpTier struct {
 }
 
 // tierFor: XDP_TX delivers in generic mode (the frame goes out through
-// the stack) and from a physical NIC's driver. A veth's XDP_TX frames
-// reach its peer only if the peer has NAPI (GRO on, or an XDP program of
-// its own); without it the kernel drops them, counting nothing here, and
-// the peer's side cannot be seen from this namespace: `hot xdp` says the
-// operator made sure.
+// the stack) and from a physical NIC's driver. A veth's XDP_TX frames go
+// into its peer's NAPI: without one the kernel drops them, and with GRO
+// alone they wait for the peer's next traffic; only an XDP program on the
+// peer takes them at once. The peer's side cannot be seen from this
+// namespace: `hot xdp` says the operator made sure.
 func tierFor(name string, dp *datapath.Interface) xdpTier {
 	t := xdpTier{iface: name}
 	switch {
@@ -42,8 +45,8 @@ func tierFor(name string, dp *datapath.Interface) xdpTier {
 	case dp.XDPMode() == bpf.ModeGeneric:
 		t.ok = true
 	case driverOf(name) == "veth":
-		t.why = "a veth in native mode: its XDP_TX reaches the peer only if the peer has NAPI " +
-			"(GRO on, or an XDP program); say `hot xdp` where it has"
+		t.why = "a veth in native mode: its XDP_TX frames reach the peer at once only if the peer " +
+			"has an XDP program; say `hot xdp` where it has"
 	default:
 		t.ok = true
 	}
@@ -78,6 +81,7 @@ type xdpExporter struct {
 	dropped []uint32 // not in the live map; freed after the next read
 	last    []uint64 // counters at the last read
 	cur     []uint64
+	high    uint32 // indexes below it were ever handed out: the counters read
 }
 
 type xdpOwner struct {
@@ -104,7 +108,7 @@ type xdpListener struct {
 // ls's hot entries (none: no map).
 func (x *xdpExporter) refresh(ls []xdpListener) error {
 	f := x.dp.Filter()
-	if err := f.HotHits(x.cur); err != nil {
+	if err := f.HotHits(x.cur[:2*x.high]); err != nil {
 		return err
 	}
 	x.credit()
@@ -141,7 +145,7 @@ func (x *xdpExporter) refresh(ls []xdpListener) error {
 // credit adds each index's new hits to its entry and listener; indexes
 // dropped before the last swap have had their last hit now.
 func (x *xdpExporter) credit() {
-	for i := range x.owner {
+	for i := range x.owner[:x.high] {
 		o := &x.owner[i]
 		if o.ref == nil {
 			continue
@@ -152,7 +156,7 @@ func (x *xdpExporter) credit() {
 			o.hl.xdpHits.Add(a + b)
 		}
 	}
-	copy(x.last, x.cur)
+	copy(x.last[:2*x.high], x.cur[:2*x.high])
 	for _, i := range x.dropped {
 		x.owner[i] = xdpOwner{}
 		x.free = append(x.free, i)
@@ -189,7 +193,7 @@ func (x *xdpExporter) fill(m *bpf.HotMap, ls []xdpListener) map[uint32]bool {
 	expires := bpf.Monotonic() + xdpValid
 	kept := map[uint32]bool{}
 	for _, l := range ls {
-		l.hl.table.Export(now.Add(xdpValid), func(e *hot.Export) {
+		l.hl.table.Export(now.Add(xdpValid), xdpKeep, func(e *hot.Export) {
 			if !fitsXDP(e) {
 				return // the receive loop answers it
 			}
@@ -202,6 +206,7 @@ func (x *xdpExporter) fill(m *bpf.HotMap, ls []xdpListener) map[uint32]bool {
 				x.free = x.free[:len(x.free)-1]
 				x.index[e.Ref] = i
 				x.owner[i] = xdpOwner{ref: e.Ref, hl: l.hl}
+				x.high = max(x.high, i+1)
 			}
 			he := hotEntry(e, l.id, expires, 2*i)
 			if err := m.Add(&he); err == nil {

@@ -197,7 +197,7 @@ func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 	}
 	defer m.Close()
 	slot := uint32(0)
-	table.Export(until, func(e *hot.Export) {
+	table.Export(until, 1, func(e *hot.Export) {
 		if !fitsXDP(e) {
 			t.Fatalf("entry %q does not fit the program", e.Name)
 		}

@@ -45,10 +45,10 @@ func TestStartupErrors(t *testing.T) {
 		{"not plain dns", "tls://.:853 {\n    afxdp veth-s\n    whoami\n}\n", `serves plain DNS over UDP`, false},
 		{"no privileges", ".:5300 {\n    afxdp veth-s\n    whoami\n}\n", `Corefile:2 - Error during parsing: missing privileges: CAP_NET_ADMIN`, true},
 		{"hot on, log ahead of cache", ".:53 {\n    afxdp veth-s {\n        hot on\n    }\n    log\n    cache\n    whoami\n}\n",
-			`Corefile:3: hot on, but in server block .:53 log runs ahead of cache`, false},
+			`Corefile:3: hot answers asked for, but in server block .:53 log runs ahead of cache`, false},
 		{"hot on, no cache", ".:53 {\n    afxdp veth-s {\n        hot on\n    }\n    whoami\n}\n",
-			`Corefile:3: hot on, but in server block .:53 no cache in the block`, false},
-		{"hot bad value", ".:53 {\n    afxdp veth-s {\n        hot xdp\n    }\n    whoami\n}\n", `Corefile:3 - Error during parsing: hot: "xdp": want on or off`, false},
+			`Corefile:3: hot answers asked for, but in server block .:53 no cache in the block`, false},
+		{"hot bad value", ".:53 {\n    afxdp veth-s {\n        hot fast\n    }\n    whoami\n}\n", `Corefile:3 - Error during parsing: hot: "fast": want on, off, user or xdp`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

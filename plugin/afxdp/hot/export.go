@@ -31,16 +31,22 @@ func (r *Ref) AddHits(noOPT, opt uint64) {
 }
 
 // Export calls fn for each entry that was filled or answered (by any
-// tier) since the last Export and that is still valid at until: its TTLs
-// are set to what they read at until, at least 2. Served from now until
-// until, they are within one second of Answer's: Answer's TTL at any
-// moment in between is the same or one more (see entry.remaining).
-// Expired entries, and those idle since the last Export, are left out:
-// their next query takes Answer's path, which marks them again.
-func (t *Table) Export(until time.Time, fn func(*Export)) {
+// tier) within the last keep Exports and that is still valid at until:
+// its TTLs are set to what they read at until, at least 2. Served from
+// now until until, they are within one second of Answer's: Answer's TTL
+// at any moment in between is the same or one more (see
+// entry.remaining). Expired entries, and those idle longer, are left
+// out: their next query takes Answer's path, which marks them again.
+// One caller at a time.
+func (t *Table) Export(until time.Time, keep int, fn func(*Export)) {
 	for i := range t.slots {
 		e := t.slots[i].Load()
-		if e == nil || !e.active.Swap(false) {
+		if e == nil {
+			continue
+		}
+		if e.active.Swap(false) {
+			e.idle = 0
+		} else if e.idle++; e.idle >= keep {
 			continue
 		}
 		ttl := e.remaining(until)

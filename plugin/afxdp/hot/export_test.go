@@ -21,7 +21,7 @@ func TestExport(t *testing.T) {
 	}
 	var got []*Export
 	collect := func(x *Export) { got = append(got, x) }
-	tb.Export(now.Add(1500*time.Millisecond), collect)
+	tb.Export(now.Add(1500*time.Millisecond), 1, collect)
 	if len(got) != 1 {
 		t.Fatalf("%d exported, want 1", len(got))
 	}
@@ -45,24 +45,33 @@ func TestExport(t *testing.T) {
 	}
 
 	got = nil
-	tb.Export(now.Add(2*time.Second), collect) // answered once since: again
+	tb.Export(now.Add(2*time.Second), 1, collect) // answered once since: again
 	if len(got) != 1 {
 		t.Fatalf("after a hit: %d exported, want 1", len(got))
 	}
 	got = nil
-	tb.Export(now.Add(3*time.Second), collect) // idle: not again
+	tb.Export(now.Add(3*time.Second), 1, collect) // idle: not again
 	if len(got) != 0 {
 		t.Fatalf("idle: %d exported, want 0", len(got))
 	}
 	x.Ref.AddHits(2, 3) // the other tier answered: exported again, counted
-	tb.Export(now.Add(299*time.Second), collect)
+	tb.Export(now.Add(299*time.Second), 1, collect)
 	if len(got) != 0 {
 		t.Fatalf("expiring: %d exported, want 0", len(got))
 	}
 	x.Ref.AddHits(0, 0)
+	// Kept for keep Exports after its last activity.
+	x.Ref.AddHits(1, 0)
+	kept := 0
+	for range 5 {
+		tb.Export(now.Add(10*time.Second), 3, func(*Export) { kept++ })
+	}
+	if kept != 3 {
+		t.Fatalf("exported %d times in 5 after one hit, keep 3", kept)
+	}
 	var hits [numShapes]uint64
 	tb.Flush(func(h *Hits) { hits[0] += h.N[0]; hits[1] += h.N[1] })
-	if hits != [numShapes]uint64{3, 3} { // Answer's one, and the Ref's
+	if hits != [numShapes]uint64{4, 3} { // Answer's one, and the Ref's
 		t.Fatalf("flushed %v", hits)
 	}
 }

@@ -49,6 +49,7 @@ type entry struct {
 	_      pad
 	hits   [numShapes]atomic.Uint64
 	active atomic.Bool // answered or filled since the last Export
+	idle   int         // Exports since it was last active (Export's own)
 	_      pad
 }
 
