@@ -48,7 +48,7 @@ type filterHotKey struct {
 	Qtype    uint16
 	Flags    uint8
 	NameLen  uint8
-	Name     [64]uint8
+	NameHash uint64
 }
 
 type filterHotValue struct {
@@ -65,8 +65,9 @@ type filterHotValue struct {
 	Ns      uint16
 	Ex      uint16
 	Pad     uint16
-	Rrs     [480]uint8
 	_       [4]byte
+	Name    [8]uint64
+	Rrs     [480]uint8
 }
 
 type filterIn6Addr struct {

@@ -77,7 +77,7 @@ func (e *HotEntry) kv() (filterHotKey, filterHotValue, error) {
 		k.Flags |= 4
 	}
 	k.NameLen = uint8(len(e.Name))
-	copy(k.Name[:], e.Name)
+	k.NameHash = hotHash(e.Name, &v.Name)
 
 	v.Expires = uint64(max(e.Expires-HotClockSlack, 0))
 	v.Slot = e.Slot
@@ -100,6 +100,24 @@ func (e *HotEntry) kv() (filterHotKey, filterHotValue, error) {
 	copy(v.Rrs[:], e.RRs)
 	return k, v, nil
 }
+
+// hotHash hashes name as the program does (hot.h's hot_name: its bytes as
+// little-endian words, zero after the name; each word xored in, then
+// multiplied) and puts the words in words.
+func hotHash(name []byte, words *[HotNameMax / 8]uint64) uint64 {
+	var buf [HotNameMax]byte
+	copy(buf[:], name)
+	var h uint64
+	for j := range words {
+		words[j] = binary.LittleEndian.Uint64(buf[8*j:])
+		if 8*j < len(name) {
+			h = (h ^ words[j]) * hotHashMul
+		}
+	}
+	return h
+}
+
+const hotHashMul = 0x9e3779b97f4a7c15
 
 // onesSum is the one's-complement sum of b as big-endian 16-bit words
 // from an even offset, folded, not inverted.

@@ -444,6 +444,37 @@ func TestHotExpiry(t *testing.T) {
 	}
 }
 
+// TestHotNameVerified: the map is keyed by the name's hash, and a value
+// whose name is not the query's (what a second name of the same hash
+// would be) is never served.
+func TestHotNameVerified(t *testing.T) {
+	x := newHotFixture(t)
+	frame := hotCases()[0].frame
+	e := hotEntries(Monotonic() + time.Hour)[0]
+	for _, word := range []int{-1, 0, 1} { // -1: as written
+		h, err := x.f.NewHotMap()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		if err := h.Add(e); err != nil {
+			t.Fatal(err)
+		}
+		clear(x.m.entries)
+		if word < 0 {
+			x.m.entries[hotModelKey{e.Listener, e.QType, e.DO, e.CD, e.V6, string(e.Name)}] = e
+		} else {
+			h.vals[0].Name[word] ^= 0x20 // one letter's case: the program lowercases the query's
+		}
+		if err := x.f.SwapHot(h); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.check(frame); err != nil {
+			t.Fatalf("name word %d changed: %v", word, err)
+		}
+	}
+}
+
 // TestHotHitsCounted: each answer counts in its entry's slot, by shape.
 func TestHotHitsCounted(t *testing.T) {
 	x := newHotFixture(t)

@@ -158,12 +158,16 @@ struct dnshdr {
 // value for the query's destination address and port; the name is the
 // query's, lowercased, zero-padded; qtype as in the packet; the class is
 // always IN (others are not keyed).
+// The name is keyed by a hash (hot.h's hot_hash) and compared with the
+// value's copy: a 16-byte key costs the map's jhash and key compare far
+// less than the name would. Two names of one hash cannot both be in a map;
+// the one left out is answered by the receive loop.
 struct hot_key {
 	__u32 listener;
 	__u16 qtype;
 	__u8 flags;    // HOT_DO, HOT_CD, HOT_V6 (the client's family)
 	__u8 name_len; // wire octets, root label included
-	__u8 name[HOT_NAME_MAX];
+	__u64 name_hash;
 };
 
 // What a hit writes after the client's question. User space writes whole
@@ -182,6 +186,7 @@ struct hot_value {
 	__u8 ad_known;  // the entry knows its AD bit (its filling query had DO or AD)
 	__u16 an, ns, ex; // record counts, network order (ex without the OPT)
 	__u16 pad;
+	__u64 name[HOT_NAME_MAX / 8]; // the lowercased wire name, little-endian words, zero after it
 	__u8 rrs[HOT_RRS_MAX];
 };
 
