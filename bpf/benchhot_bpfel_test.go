@@ -21,6 +21,7 @@ const (
 	benchHotMapCounters           = "counters"
 	benchHotMapHotHits            = "hot_hits"
 	benchHotMapHotMaps            = "hot_maps"
+	benchHotMapHotScratch         = "hot_scratch"
 	benchHotMapLocal4             = "local4"
 	benchHotMapLocal6             = "local6"
 	benchHotMapPorts              = "ports"
@@ -98,6 +99,7 @@ type benchHotMapSpecs struct {
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	HotHits       *ebpf.MapSpec `ebpf:"hot_hits"`
 	HotMaps       *ebpf.MapSpec `ebpf:"hot_maps"`
+	HotScratch    *ebpf.MapSpec `ebpf:"hot_scratch"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
 	Ports         *ebpf.MapSpec `ebpf:"ports"`
@@ -147,6 +149,7 @@ type benchHotMaps struct {
 	Counters      *ebpf.Map `ebpf:"counters"`
 	HotHits       *ebpf.Map `ebpf:"hot_hits"`
 	HotMaps       *ebpf.Map `ebpf:"hot_maps"`
+	HotScratch    *ebpf.Map `ebpf:"hot_scratch"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
 	Ports         *ebpf.Map `ebpf:"ports"`
@@ -165,6 +168,7 @@ func (m *benchHotMaps) Close() error {
 		m.Counters,
 		m.HotHits,
 		m.HotMaps,
+		m.HotScratch,
 		m.Local4,
 		m.Local6,
 		m.Ports,

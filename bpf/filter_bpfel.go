@@ -51,6 +51,24 @@ type filterHotKey struct {
 	NameHash uint64
 }
 
+type filterHotScratch struct {
+	_ structs.HostLayout
+	Q struct {
+		_      structs.HostLayout
+		Key    filterHotKey
+		Name   [8]uint64
+		Qsum   uint64
+		Qend   uint32
+		Opt    uint32
+		Osize  uint16
+		Oflags uint8
+		Ad     uint8
+		_      [4]byte
+		Osum   uint64
+	}
+	Front [19]uint64
+}
+
 type filterHotValue struct {
 	_       structs.HostLayout
 	Expires uint64
@@ -145,6 +163,7 @@ const (
 	filterMapCounters           = "counters"
 	filterMapHotHits            = "hot_hits"
 	filterMapHotMaps            = "hot_maps"
+	filterMapHotScratch         = "hot_scratch"
 	filterMapLocal4             = "local4"
 	filterMapLocal6             = "local6"
 	filterMapPorts              = "ports"
@@ -217,6 +236,7 @@ type filterMapSpecs struct {
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	HotHits       *ebpf.MapSpec `ebpf:"hot_hits"`
 	HotMaps       *ebpf.MapSpec `ebpf:"hot_maps"`
+	HotScratch    *ebpf.MapSpec `ebpf:"hot_scratch"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
 	Ports         *ebpf.MapSpec `ebpf:"ports"`
@@ -265,6 +285,7 @@ type filterMaps struct {
 	Counters      *ebpf.Map `ebpf:"counters"`
 	HotHits       *ebpf.Map `ebpf:"hot_hits"`
 	HotMaps       *ebpf.Map `ebpf:"hot_maps"`
+	HotScratch    *ebpf.Map `ebpf:"hot_scratch"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
 	Ports         *ebpf.Map `ebpf:"ports"`
@@ -282,6 +303,7 @@ func (m *filterMaps) Close() error {
 		m.Counters,
 		m.HotHits,
 		m.HotMaps,
+		m.HotScratch,
 		m.Local4,
 		m.Local6,
 		m.Ports,

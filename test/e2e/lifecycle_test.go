@@ -101,7 +101,9 @@ func TestReloadTenTimes(t *testing.T) {
 	const corefile = ".:53 {\n afxdp veth-s {\n  batch %d\n }\n file %s example.org\n prometheus 127.0.0.1:9153\n}\n"
 	srv := tb.start(tb.srv, fmt.Sprintf(corefile, 64, zone))
 	tb.waitAFXDP(srv4)
-	l := tb.steadyLoad(12*time.Second, 4, time.Millisecond)
+	const loadFor = 20 * time.Second
+	loadEnd := time.Now().Add(loadFor)
+	l := tb.steadyLoad(loadFor, 4, time.Millisecond)
 	time.Sleep(time.Second)
 	detached := 0
 	for i := range 10 {
@@ -110,12 +112,26 @@ func TestReloadTenTimes(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// One reload at a time: CoreDNS takes signals one after another
+		// and keeps one pending, so a signal sent during a reload that
+		// reopens (the program's load alone takes a third of a second)
+		// could merge with the next.
 		srv.signal(syscall.SIGUSR1)
-		for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		done := false
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 			if !tb.xdpAttached() {
 				detached++
 			}
+			if !done && strings.Count(srv.output(), "Reloading complete") == i+1 {
+				done, end = true, time.Now().Add(500*time.Millisecond) // and serve a while
+			}
 		}
+		if !done {
+			t.Fatalf("reload %d did not complete within 10 s:\n%s", i+1, srv.output())
+		}
+	}
+	if time.Now().After(loadEnd) {
+		t.Errorf("the reloads outlasted the %v of load", loadFor)
 	}
 	l.wait()
 	// A reopen moves the link to the new program: XDP never leaves.

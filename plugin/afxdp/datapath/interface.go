@@ -59,14 +59,14 @@ type Interface struct {
 // this one, Open takes it over from that process (handover.go) instead of
 // failing; otherwise it fails before it loads, attaches or binds anything.
 func Open(name string, opts Options, h Handler) (*Interface, error) {
-	return open(name, opts, h, nil)
+	return open(name, opts, h, nil, nil)
 }
 
 // Reclaim reopens an interface this process handed over, after the
 // successor went away (Orphaned says so): old's link gets a fresh program,
 // and the kernel answered meanwhile. The caller closes old afterwards.
 func Reclaim(old *Interface) (*Interface, error) {
-	return open(old.name, old.opts, old.handler, old)
+	return open(old.name, old.opts, old.handler, old, nil)
 }
 
 // Reopen replaces old with an Interface of other settings (or another
@@ -78,8 +78,17 @@ func Reopen(old *Interface, opts Options) (*Interface, error) {
 	if !old.CanReopen(opts) {
 		return nil, fmt.Errorf("interface %s: cannot be reopened in place (the XDP mode changes, or it was handed over)", old.name)
 	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	// Loading is the verifier's work (a third of a second here): done
+	// while old still serves, it stays out of the kernel listener's turn.
+	f, err := bpf.Load()
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", old.name, err)
+	}
 	old.releaseQueues(handoverGrace)
-	return open(old.name, opts, old.handler, old)
+	return open(old.name, opts, old.handler, old, f)
 }
 
 // CanReopen reports whether Reopen can move old to opts.
@@ -87,7 +96,14 @@ func (i *Interface) CanReopen(opts Options) bool {
 	return opts.XDPMode == i.opts.XDPMode && !i.handing.Load()
 }
 
-func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, err error) {
+// open opens name; loaded, if not nil, is its program already loaded,
+// which open owns from here.
+func open(name string, opts Options, h Handler, old *Interface, loaded *bpf.Filter) (_ *Interface, err error) {
+	defer func() {
+		if loaded != nil { // not taken
+			loaded.Close()
+		}
+	}()
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -121,7 +137,9 @@ func open(name string, opts Options, h Handler, old *Interface) (_ *Interface, e
 	if err != nil {
 		return nil, err
 	}
-	if i.filter, err = bpf.Load(); err != nil {
+	if loaded != nil {
+		i.filter, loaded = loaded, nil
+	} else if i.filter, err = bpf.Load(); err != nil {
 		i.owner.release()
 		succ.abandon()
 		return nil, err
