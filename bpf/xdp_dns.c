@@ -155,13 +155,13 @@ struct dnshdr {
 };
 
 // A hot entry's key: the user-space table's. listener is the served map's
-// value for the query's destination address and port; the name is the
-// query's, lowercased, zero-padded; qtype as in the packet; the class is
-// always IN (others are not keyed).
-// The name is keyed by a hash (hot.h's hot_hash) and compared with the
-// value's copy: a 16-byte key costs the map's jhash and key compare far
-// less than the name would. Two names of one hash cannot both be in a map;
-// the one left out is answered by the receive loop.
+// value for the query's destination address and port; the name, as the
+// query has it but lowercased, is keyed by its length and hash (hot.h's
+// hot_name) and compared with the value's copy: a 16-byte key costs the
+// map's jhash and key compare far less than the name would. Two names of
+// one hash cannot both be in a map; the receive loop answers the one left
+// out. qtype is as in the packet; the class is always IN (others are not
+// keyed).
 struct hot_key {
 	__u32 listener;
 	__u16 qtype;

@@ -78,9 +78,6 @@ func Reopen(old *Interface, opts Options) (*Interface, error) {
 	if !old.CanReopen(opts) {
 		return nil, fmt.Errorf("interface %s: cannot be reopened in place (the XDP mode changes, or it was handed over)", old.name)
 	}
-	if err := opts.Validate(); err != nil {
-		return nil, err
-	}
 	// Loading is the verifier's work (a third of a second here): done
 	// while old still serves, it stays out of the kernel listener's turn.
 	f, err := bpf.Load()
