@@ -1,108 +1,151 @@
 package bpf
 
 import (
+	"fmt"
+	"net/netip"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/afxdp/afxdp/internal/fibtest"
 	"github.com/afxdp/afxdp/internal/pkt"
 )
 
 // BenchmarkFilter is the program's cost per frame under BPF_PROG_TEST_RUN
 // (the kernel's own loop: ns/op is what it reports per repeat, its harness
-// of about 20 ns included). Every query comes from a source with a route
-// verdict (loadHost's), so the route check's lookup is in every query's
-// figure; without a socket, a query that passes every check ends as
-// no_socket: the redirect path minus bpf_redirect_map and the MAC rewrite.
-// The "in place" cases bind a socket and take the whole redirect path.
+// of about 20 ns included), run inside fibtest.Standard's namespace: every
+// query that passes the other checks costs a FIB lookup (bpf_fib_lookup)
+// of the route back. Without a socket, a query that passes every check
+// ends as no_socket: the redirect path minus bpf_redirect_map and the MAC
+// rewrite. The "in place" cases bind a socket and take the whole redirect
+// path; "ipv6 link-local in place" is that path without the lookup. The
+// "forwarding off" cases call the helper, which returns before it looks
+// anything up: what the lookup costs is the query's figure less theirs.
 //
 // The test run copies the frame in once per call and does not restore it
-// between that call's repeats: the first
-// repeat rewrites the query's MACs (the device's own as the destination,
-// the next hop's as the source) and the others see that output as input.
-// No check depends on the source MAC and the own MAC passes the destination
-// check, so each repeat takes the same path and writes the same bytes: the
-// frame after N repeats is the frame after one (checked below).
+// between that call's repeats: the first repeat rewrites the query's MACs
+// (the device's own as the destination, the next hop's as the source) and
+// the others see that output as input. Only a bridge's device looks at
+// the source MAC and the own MAC passes the destination check, so each
+// repeat takes the same path and writes the same bytes: the frame after N
+// repeats is the frame after one (checked below).
 func BenchmarkFilter(b *testing.B) {
-	f := loadHost(b)
-	for _, ap := range modelServed {
-		if err := f.Serve(ap.Addr(), ap.Port()); err != nil {
-			b.Fatal(err)
-		}
+	h := loadModelFilter(b)
+	from4 := func(src netip.Addr) []byte { return query4(func(p *pkt.Frame) { p.SrcIP = src }) }
+	cases := []benchCase{
+		{"ipv4 query", query4(nil), false, false},
+		{"ipv6 query", query6(nil), false, false},
+		{"ipv4 query forwarding off", query4(nil), false, true},
+		{"ipv6 query forwarding off", query6(nil), false, true},
+		{"ipv4 query in place", query4(nil), true, false},
+		{"ipv4 query in place via router", from4(viaRouter4), true, false},
+		{"ipv6 query in place", query6(nil), true, false},
+		{"ipv6 link-local in place", query6(func(p *pkt.Frame) { p.SrcIP, p.Src = linkLocal6, linkLocalMAC }), true, false},
+		{"ipv4 routed elsewhere", from4(elsewhere4), false, false},
+		{"ipv4 no neighbour", from4(noNeigh4), false, false},
+		{"ipv4 unreachable", from4(unreachable4), false, false},
+		{"ipv4 local source", from4(server4), false, false},
+		{"ipv4 martian source", from4(netip.MustParseAddr("127.0.0.1")), false, false},
+		{"ipv4 other port", query4(func(p *pkt.Frame) { p.DstPort = 54 }), false, false},
 	}
-	s := testServed()
-	cases := []struct {
-		name   string
-		rp     int
-		frame  []byte
-		socket bool
-	}{
-		{"ipv4 query", RPOff, query4(nil), false},
-		{"ipv6 query", RPOff, query6(nil), false},
-		{"ipv4 query rp_filter strict", RPStrict, query4(nil), false},
-		{"ipv4 query in place", RPOff, query4(nil), true},
-		{"ipv4 query in place via router", RPOff, query4(func(p *pkt.Frame) { p.SrcIP = viaRouter4 }), true},
-		{"ipv6 query in place", RPOff, query6(nil), true},
-		{"ipv4 routed elsewhere", RPOff, query4(func(p *pkt.Frame) { p.SrcIP = elsewhere4 }), false},
-		{"ipv4 martian source", RPOff, query4(func(p *pkt.Frame) { p.SrcIP = server4 }), false},
-		{"ipv4 other port", RPOff, query4(func(p *pkt.Frame) { p.DstPort = 54 }), false},
-	}
-	fd := bindSocket(b, f)
+	fd := bindSocket(b, h.Filter)
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			err := f.ClearSocket(0)
-			if c.socket {
-				err = f.SetSocket(0, fd)
+			if c.noFwd {
+				h.fx.SetForwarding(b, false)
+				defer h.fx.SetForwarding(b, true)
 			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := f.SetRPFilter(c.rp); err != nil { // a new generation:
-				b.Fatal(err)
-			}
-			setRoutes(b, f, modelRoutes()) // the verdicts again
-			want, out := model(c.frame, s), c.frame
-			if c.socket {
-				want, out = Redirect, s.reply(c.frame)
-			}
-			before, _ := f.Counters()
-			var total time.Duration
-			runs := 0
-			for b.Loop() {
-				runs++
-				_, d, err := f.Program().Benchmark(c.frame, 1000, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += d * 1000
-			}
-			// The frame as the last of 1000 repeats left it.
-			got := make([]byte, len(c.frame))
-			if _, err := f.Program().Run(&ebpf.RunOptions{Data: c.frame, DataOut: got, Repeat: 1000}); err != nil {
-				b.Fatal(err)
-			}
-			after, _ := f.Counters()
-			// At least: a run interrupted by a signal is run again.
-			if n := after[want] - before[want]; n < uint64(runs+1)*1000 {
-				b.Fatalf("counter %s moved by %d, want %d: the benchmark measured another path", want, n, (runs+1)*1000)
-			}
-			for i := range after {
-				if Counter(i) != want && after[i] != before[i] {
-					b.Fatalf("counter %s moved: the benchmark measured another path too", Counter(i))
-				}
-			}
-			if string(got) != string(out) {
-				b.Fatalf("after the repeats the frame is\n%x\nwant\n%x", got, out)
-			}
-			b.ReportMetric(float64(total.Nanoseconds())/float64(runs*1000), "ns/frame")
+			benchFilter(b, h, fd, c)
 		})
 	}
 }
 
+// BenchmarkFilterRoutes is BenchmarkFilter's in-place cases with routes
+// added to the namespace, as a full table would: about 1 k, then 900 k
+// (IPv6: all 900 k; IPv4 cannot have as many inside 198.18.0.0/15, and
+// gets about 127 k: fibtest.AddRoutes). Adding 900 k takes 20-30 s.
+func BenchmarkFilterRoutes(b *testing.B) {
+	h := loadModelFilter(b)
+	cases := []benchCase{
+		{"ipv4 query in place", query4(nil), true, false},
+		{"ipv6 query in place", query6(nil), true, false},
+		{"ipv4 query in place via router", query4(func(p *pkt.Frame) { p.SrcIP = viaRouter4 }), true, false},
+		{"ipv6 query in place via router", query6(func(p *pkt.Frame) { p.SrcIP = viaRouter6 }), true, false},
+	}
+	fd := bindSocket(b, h.Filter)
+	var added, total4, total6 int
+	for _, n := range []int{1000, 900_000} {
+		v4, v6, took := h.fx.AddRoutes(b, n-added)
+		added, total4, total6 = n, total4+v4, total6+v6
+		// The name says how many: the IPv4 part falls short of 900 k.
+		name := fmt.Sprintf("%d+%d routes", total4, total6)
+		b.Logf("%s: %d IPv4 and %d IPv6 routes added in %v", name, v4, v6, took.Round(time.Millisecond))
+		for _, c := range cases {
+			b.Run(name+"/"+c.name, func(b *testing.B) { benchFilter(b, h, fd, c) })
+		}
+	}
+}
+
+type benchCase struct {
+	name   string
+	frame  []byte
+	socket bool
+	noFwd  bool // forwarding off on loopback
+}
+
+// benchFilter times c.frame in 1000-repeat runs and checks that every
+// repeat took the path the model says.
+func benchFilter(b *testing.B, h *host, fd int, c benchCase) {
+	s := testServed()
+	s.fwd = !c.noFwd
+	err := h.ClearSocket(0)
+	if c.socket {
+		err = h.SetSocket(0, fd)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	want, out := model(c.frame, s), c.frame
+	if c.socket {
+		want, out = Redirect, s.reply(c.frame)
+	}
+	before, _ := h.Counters()
+	var total time.Duration
+	runs := 0
+	for b.Loop() {
+		runs++
+		_, d, err := h.fx.Bench(h.Program(), c.frame, 1000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += d * 1000
+	}
+	// The frame as the last of 1000 repeats left it.
+	got := make([]byte, len(c.frame))
+	if _, err := h.run(&ebpf.RunOptions{Data: c.frame, DataOut: got, Repeat: 1000}); err != nil {
+		b.Fatal(err)
+	}
+	after, _ := h.Counters()
+	// At least: a run interrupted by a signal is run again.
+	if n := after[want] - before[want]; n < uint64(runs+1)*1000 {
+		b.Fatalf("counter %s moved by %d, want %d: the benchmark measured another path", want, n, (runs+1)*1000)
+	}
+	for i := range after {
+		if Counter(i) != want && after[i] != before[i] {
+			b.Fatalf("counter %s moved: the benchmark measured another path too", Counter(i))
+		}
+	}
+	if string(got) != string(out) {
+		b.Fatalf("after the repeats the frame is\n%x\nwant\n%x", got, out)
+	}
+	b.ReportMetric(float64(total.Nanoseconds())/float64(runs*1000), "ns/frame")
+}
+
 // BenchmarkHot is the hot answer's cost under BPF_PROG_TEST_RUN, every
-// check included (served address, martian, route verdict, the query's
+// check included (served address, martian, the route back's FIB lookup
+// in fibtest.Standard's namespace, the query's
 // checksums, the key, expiry). A hit rewrites the frame into its reply,
 // which is no query, so the repeats cannot run on one buffer as
 // BenchmarkFilter's do. The harness (bench_hot.c) restores the query at
@@ -127,9 +170,9 @@ func BenchmarkHot(b *testing.B) {
 		e.Expires = Monotonic() + time.Hour
 	}
 	x.install(b, es...)
-	h := loadHarness(b, x.f)
+	h := loadHarness(b, x.f.Filter)
 	other := "www.afxdp-benchmarkz.example."
-	fd := bindSocket(b, x.f)
+	fd := bindSocket(b, x.f.Filter)
 	for _, c := range []struct {
 		name   string
 		frame  []byte
@@ -166,8 +209,8 @@ func BenchmarkHot(b *testing.B) {
 			runs := 0
 			for b.Loop() {
 				runs++
-				filter += h.time(b, h.BenchFilter, c.frame)
-				restore += h.time(b, h.BenchRestore, c.frame)
+				filter += h.time(b, x.f.fx, h.BenchFilter, c.frame)
+				restore += h.time(b, x.f.fx, h.BenchRestore, c.frame)
 			}
 			after, _ := x.f.Counters()
 			if n := after[c.want] - before[c.want]; n < uint64(runs)*benchRepeat {
@@ -223,12 +266,10 @@ func (h *harness) set(tb testing.TB, frame []byte) {
 	}
 }
 
-// time is the kernel's time per repeat of prog, benchRepeat repeats.
-func (h *harness) time(tb testing.TB, prog *ebpf.Program, frame []byte) time.Duration {
-	// Room for the reply: a run's output frame is its input's size plus
-	// what adjust_tail may grow it by.
-	in := append(append([]byte(nil), frame...), make([]byte, 0)...)
-	ret, d, err := prog.Benchmark(in, benchRepeat, nil)
+// time is the kernel's time per repeat of prog, benchRepeat repeats,
+// inside fx's namespace.
+func (h *harness) time(tb testing.TB, fx *fibtest.Fixture, prog *ebpf.Program, frame []byte) time.Duration {
+	ret, d, err := fx.Bench(prog, frame, benchRepeat)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -24,12 +24,12 @@ const (
 	benchHotMapHotScratch         = "hot_scratch"
 	benchHotMapLocal4             = "local4"
 	benchHotMapLocal6             = "local6"
+	benchHotMapNeighBudget        = "neigh_budget"
+	benchHotMapNeighRequests      = "neigh_requests"
 	benchHotMapPorts              = "ports"
-	benchHotMapRouteRequests      = "route_requests"
-	benchHotMapRoutes4            = "routes4"
-	benchHotMapRoutes6            = "routes6"
 	benchHotMapServed4            = "served4"
 	benchHotMapServed6            = "served6"
+	benchHotMapVlans              = "vlans"
 	benchHotMapXsks               = "xsks"
 	benchHotProgBenchFilter       = "bench_filter"
 	benchHotProgBenchRestore      = "bench_restore"
@@ -37,10 +37,7 @@ const (
 	benchHotVarUnusedCounter      = "unused_counter"
 	benchHotVarUnusedHotKey       = "unused_hot_key"
 	benchHotVarUnusedHotValue     = "unused_hot_value"
-	benchHotVarUnusedRouteKey4    = "unused_route_key4"
-	benchHotVarUnusedRouteKey6    = "unused_route_key6"
-	benchHotVarUnusedRouteRequest = "unused_route_request"
-	benchHotVarUnusedRouteVerdict = "unused_route_verdict"
+	benchHotVarUnusedNeighRequest = "unused_neigh_request"
 )
 
 // loadBenchHot returns the embedded CollectionSpec for benchHot.
@@ -102,12 +99,12 @@ type benchHotMapSpecs struct {
 	HotScratch    *ebpf.MapSpec `ebpf:"hot_scratch"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
+	NeighBudget   *ebpf.MapSpec `ebpf:"neigh_budget"`
+	NeighRequests *ebpf.MapSpec `ebpf:"neigh_requests"`
 	Ports         *ebpf.MapSpec `ebpf:"ports"`
-	RouteRequests *ebpf.MapSpec `ebpf:"route_requests"`
-	Routes4       *ebpf.MapSpec `ebpf:"routes4"`
-	Routes6       *ebpf.MapSpec `ebpf:"routes6"`
 	Served4       *ebpf.MapSpec `ebpf:"served4"`
 	Served6       *ebpf.MapSpec `ebpf:"served6"`
+	Vlans         *ebpf.MapSpec `ebpf:"vlans"`
 	Xsks          *ebpf.MapSpec `ebpf:"xsks"`
 }
 
@@ -118,10 +115,7 @@ type benchHotVariableSpecs struct {
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedHotKey       *ebpf.VariableSpec `ebpf:"unused_hot_key"`
 	UnusedHotValue     *ebpf.VariableSpec `ebpf:"unused_hot_value"`
-	UnusedRouteKey4    *ebpf.VariableSpec `ebpf:"unused_route_key4"`
-	UnusedRouteKey6    *ebpf.VariableSpec `ebpf:"unused_route_key6"`
-	UnusedRouteRequest *ebpf.VariableSpec `ebpf:"unused_route_request"`
-	UnusedRouteVerdict *ebpf.VariableSpec `ebpf:"unused_route_verdict"`
+	UnusedNeighRequest *ebpf.VariableSpec `ebpf:"unused_neigh_request"`
 }
 
 // benchHotObjects contains all objects after they have been loaded into the kernel.
@@ -152,12 +146,12 @@ type benchHotMaps struct {
 	HotScratch    *ebpf.Map `ebpf:"hot_scratch"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
+	NeighBudget   *ebpf.Map `ebpf:"neigh_budget"`
+	NeighRequests *ebpf.Map `ebpf:"neigh_requests"`
 	Ports         *ebpf.Map `ebpf:"ports"`
-	RouteRequests *ebpf.Map `ebpf:"route_requests"`
-	Routes4       *ebpf.Map `ebpf:"routes4"`
-	Routes6       *ebpf.Map `ebpf:"routes6"`
 	Served4       *ebpf.Map `ebpf:"served4"`
 	Served6       *ebpf.Map `ebpf:"served6"`
+	Vlans         *ebpf.Map `ebpf:"vlans"`
 	Xsks          *ebpf.Map `ebpf:"xsks"`
 }
 
@@ -171,12 +165,12 @@ func (m *benchHotMaps) Close() error {
 		m.HotScratch,
 		m.Local4,
 		m.Local6,
+		m.NeighBudget,
+		m.NeighRequests,
 		m.Ports,
-		m.RouteRequests,
-		m.Routes4,
-		m.Routes6,
 		m.Served4,
 		m.Served6,
+		m.Vlans,
 		m.Xsks,
 	)
 }
@@ -188,10 +182,7 @@ type benchHotVariables struct {
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedHotKey       *ebpf.Variable `ebpf:"unused_hot_key"`
 	UnusedHotValue     *ebpf.Variable `ebpf:"unused_hot_value"`
-	UnusedRouteKey4    *ebpf.Variable `ebpf:"unused_route_key4"`
-	UnusedRouteKey6    *ebpf.Variable `ebpf:"unused_route_key6"`
-	UnusedRouteRequest *ebpf.Variable `ebpf:"unused_route_request"`
-	UnusedRouteVerdict *ebpf.Variable `ebpf:"unused_route_verdict"`
+	UnusedNeighRequest *ebpf.Variable `ebpf:"unused_neigh_request"`
 }
 
 // benchHotPrograms contains all programs after they have been loaded into the kernel.

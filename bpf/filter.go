@@ -28,6 +28,7 @@ type Filter struct {
 	served map[netip.AddrPort]bool
 	cfg    filterFilterConfig
 	local  map[netip.Addr]bool
+	vlans  map[uint16]Device // tagged delivering devices in the vlans map
 
 	hotSpec *ebpf.MapSpec // the hot map type, for NewHotMap
 }
@@ -35,7 +36,7 @@ type Filter struct {
 // Load loads the program and creates its maps. It needs CAP_BPF (or
 // CAP_SYS_ADMIN); the error says so when the kernel refuses.
 func Load() (*Filter, error) {
-	f := &Filter{ports: make(map[uint16]int), served: make(map[netip.AddrPort]bool), local: make(map[netip.Addr]bool)}
+	f := &Filter{ports: make(map[uint16]int), served: make(map[netip.AddrPort]bool), local: make(map[netip.Addr]bool), vlans: make(map[uint16]Device)}
 	if err := loadFilterObjects(&f.objs, nil); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("loading the XDP filter: kernel lacks BPF support: %w", err)

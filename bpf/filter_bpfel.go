@@ -27,19 +27,29 @@ const (
 	filterCounterCNT_PASS_NO_SOCKET        filterCounter = 8
 	filterCounterCNT_PASS_MALFORMED        filterCounter = 9
 	filterCounterCNT_PASS_MARTIAN          filterCounter = 10
-	filterCounterCNT_PASS_RP_FILTER        filterCounter = 11
-	filterCounterCNT_PASS_ROUTE_PENDING    filterCounter = 12
-	filterCounterCNT_PASS_ROUTED_ELSEWHERE filterCounter = 13
-	filterCounterCNT_HOT_ANSWER            filterCounter = 14
-	filterCounterCNT_MAX                   filterCounter = 15
+	filterCounterCNT_PASS_ROUTED_ELSEWHERE filterCounter = 11
+	filterCounterCNT_PASS_NO_NEIGH         filterCounter = 12
+	filterCounterCNT_PASS_FWD_DISABLED     filterCounter = 13
+	filterCounterCNT_PASS_NOT_FWDED        filterCounter = 14
+	filterCounterCNT_PASS_FRAG_NEEDED      filterCounter = 15
+	filterCounterCNT_DROP_UNREACHABLE      filterCounter = 16
+	filterCounterCNT_HOT_ANSWER            filterCounter = 17
+	filterCounterCNT_MAX                   filterCounter = 18
 )
+
+type filterDelivery struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Mac     [6]uint8
+	Bridge  uint8
+	Pad     uint8
+}
 
 type filterFilterConfig struct {
 	_         structs.HostLayout
 	Mac       [6]uint8
 	MasterMac [6]uint8
-	RpFilter  uint32
-	RouteGen  uint32
+	Dev       filterDelivery
 }
 
 type filterHotKey struct {
@@ -96,50 +106,20 @@ type filterIn6Addr struct {
 	}
 }
 
-type filterRouteKey4 struct {
-	_    structs.HostLayout
-	Addr uint32
-	Vlan uint16
-	Pad  uint16
-}
-
-type filterRouteKey6 struct {
-	_    structs.HostLayout
-	Addr [16]uint8
-	Vlan uint16
-	Pad  uint16
-}
-
-type filterRouteRequest struct {
+type filterNeighBudget struct {
 	_      structs.HostLayout
-	Src    [16]uint8
-	Dst    [16]uint8
-	Gen    uint32
-	Vlan   uint16
-	Family uint8
-	Pad    uint8
-	Mac    [6]uint8
-	Pad2   uint16
+	Window uint64
+	Asked  uint32
+	Pad    uint32
 }
 
-type filterRouteState struct {
+type filterNeighRequest struct {
 	_       structs.HostLayout
-	State   uint64
-	Asked   uint64
-	NextHop [6]uint8
-	Own     [6]uint8
-	Pad     uint32
+	Addr    [16]uint8
+	Ifindex uint32
+	Family  uint8
+	Pad     [3]uint8
 }
-
-type filterRouteVerdict uint32
-
-const (
-	filterRouteVerdictROUTE_PENDING   filterRouteVerdict = 0
-	filterRouteVerdictROUTE_OK        filterRouteVerdict = 1
-	filterRouteVerdictROUTE_REJECT    filterRouteVerdict = 2
-	filterRouteVerdictROUTE_OK_VIA    filterRouteVerdict = 3
-	filterRouteVerdictROUTE_ELSEWHERE filterRouteVerdict = 4
-)
 
 type filterServed4Key struct {
 	_    structs.HostLayout
@@ -166,21 +146,18 @@ const (
 	filterMapHotScratch         = "hot_scratch"
 	filterMapLocal4             = "local4"
 	filterMapLocal6             = "local6"
+	filterMapNeighBudget        = "neigh_budget"
+	filterMapNeighRequests      = "neigh_requests"
 	filterMapPorts              = "ports"
-	filterMapRouteRequests      = "route_requests"
-	filterMapRoutes4            = "routes4"
-	filterMapRoutes6            = "routes6"
 	filterMapServed4            = "served4"
 	filterMapServed6            = "served6"
+	filterMapVlans              = "vlans"
 	filterMapXsks               = "xsks"
 	filterProgXdpDns            = "xdp_dns"
 	filterVarUnusedCounter      = "unused_counter"
 	filterVarUnusedHotKey       = "unused_hot_key"
 	filterVarUnusedHotValue     = "unused_hot_value"
-	filterVarUnusedRouteKey4    = "unused_route_key4"
-	filterVarUnusedRouteKey6    = "unused_route_key6"
-	filterVarUnusedRouteRequest = "unused_route_request"
-	filterVarUnusedRouteVerdict = "unused_route_verdict"
+	filterVarUnusedNeighRequest = "unused_neigh_request"
 )
 
 // loadFilter returns the embedded CollectionSpec for filter.
@@ -239,12 +216,12 @@ type filterMapSpecs struct {
 	HotScratch    *ebpf.MapSpec `ebpf:"hot_scratch"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
+	NeighBudget   *ebpf.MapSpec `ebpf:"neigh_budget"`
+	NeighRequests *ebpf.MapSpec `ebpf:"neigh_requests"`
 	Ports         *ebpf.MapSpec `ebpf:"ports"`
-	RouteRequests *ebpf.MapSpec `ebpf:"route_requests"`
-	Routes4       *ebpf.MapSpec `ebpf:"routes4"`
-	Routes6       *ebpf.MapSpec `ebpf:"routes6"`
 	Served4       *ebpf.MapSpec `ebpf:"served4"`
 	Served6       *ebpf.MapSpec `ebpf:"served6"`
+	Vlans         *ebpf.MapSpec `ebpf:"vlans"`
 	Xsks          *ebpf.MapSpec `ebpf:"xsks"`
 }
 
@@ -255,10 +232,7 @@ type filterVariableSpecs struct {
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
 	UnusedHotKey       *ebpf.VariableSpec `ebpf:"unused_hot_key"`
 	UnusedHotValue     *ebpf.VariableSpec `ebpf:"unused_hot_value"`
-	UnusedRouteKey4    *ebpf.VariableSpec `ebpf:"unused_route_key4"`
-	UnusedRouteKey6    *ebpf.VariableSpec `ebpf:"unused_route_key6"`
-	UnusedRouteRequest *ebpf.VariableSpec `ebpf:"unused_route_request"`
-	UnusedRouteVerdict *ebpf.VariableSpec `ebpf:"unused_route_verdict"`
+	UnusedNeighRequest *ebpf.VariableSpec `ebpf:"unused_neigh_request"`
 }
 
 // filterObjects contains all objects after they have been loaded into the kernel.
@@ -288,12 +262,12 @@ type filterMaps struct {
 	HotScratch    *ebpf.Map `ebpf:"hot_scratch"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
+	NeighBudget   *ebpf.Map `ebpf:"neigh_budget"`
+	NeighRequests *ebpf.Map `ebpf:"neigh_requests"`
 	Ports         *ebpf.Map `ebpf:"ports"`
-	RouteRequests *ebpf.Map `ebpf:"route_requests"`
-	Routes4       *ebpf.Map `ebpf:"routes4"`
-	Routes6       *ebpf.Map `ebpf:"routes6"`
 	Served4       *ebpf.Map `ebpf:"served4"`
 	Served6       *ebpf.Map `ebpf:"served6"`
+	Vlans         *ebpf.Map `ebpf:"vlans"`
 	Xsks          *ebpf.Map `ebpf:"xsks"`
 }
 
@@ -306,12 +280,12 @@ func (m *filterMaps) Close() error {
 		m.HotScratch,
 		m.Local4,
 		m.Local6,
+		m.NeighBudget,
+		m.NeighRequests,
 		m.Ports,
-		m.RouteRequests,
-		m.Routes4,
-		m.Routes6,
 		m.Served4,
 		m.Served6,
+		m.Vlans,
 		m.Xsks,
 	)
 }
@@ -323,10 +297,7 @@ type filterVariables struct {
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
 	UnusedHotKey       *ebpf.Variable `ebpf:"unused_hot_key"`
 	UnusedHotValue     *ebpf.Variable `ebpf:"unused_hot_value"`
-	UnusedRouteKey4    *ebpf.Variable `ebpf:"unused_route_key4"`
-	UnusedRouteKey6    *ebpf.Variable `ebpf:"unused_route_key6"`
-	UnusedRouteRequest *ebpf.Variable `ebpf:"unused_route_request"`
-	UnusedRouteVerdict *ebpf.Variable `ebpf:"unused_route_verdict"`
+	UnusedNeighRequest *ebpf.Variable `ebpf:"unused_neigh_request"`
 }
 
 // filterPrograms contains all programs after they have been loaded into the kernel.

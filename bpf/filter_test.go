@@ -7,20 +7,24 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/afxdp/afxdp/internal/fibtest"
 	"github.com/afxdp/afxdp/internal/pkt"
 	"github.com/afxdp/afxdp/internal/priv"
 )
 
-const xdpPass = 2
+const (
+	xdpDrop = 1
+	xdpPass = 2
+)
 
 var (
-	serverMAC = [6]byte{0x02, 0, 0, 0, 0, 0x01}
+	serverMAC = fibtest.ServerMAC
 	bridgeMAC = [6]byte{0x02, 0, 0, 0, 0, 0xb1}
-	clientMAC = [6]byte{0x02, 0, 0, 0, 0, 0x02}
-	server4   = netip.MustParseAddr("198.18.0.1")
-	client4   = netip.MustParseAddr("198.18.0.2")
-	server6   = netip.MustParseAddr("fd00::1")
-	client6   = netip.MustParseAddr("fd00::2")
+	clientMAC = fibtest.ClientMAC
+	server4   = fibtest.Server4
+	client4   = fibtest.Client4
+	server6   = fibtest.Server6
+	client6   = fibtest.Client6
 )
 
 func query4(mut func(*pkt.Frame)) []byte {
@@ -40,7 +44,20 @@ func query6(mut func(*pkt.Frame)) []byte {
 	})
 }
 
-func loadServing(t *testing.T) *Filter {
+// host is a loaded filter and the namespace its test runs look routes up
+// in (fibtest.Standard).
+type host struct {
+	*Filter
+	fx *fibtest.Fixture
+}
+
+// run test-runs the program inside the namespace, the frame arriving on
+// srv.
+func (h *host) run(opts *ebpf.RunOptions) (uint32, error) {
+	return h.fx.Run(h.Program(), opts)
+}
+
+func loadServing(t *testing.T) *host {
 	t.Helper()
 	f := loadHost(t)
 	for _, a := range []netip.Addr{server4, server6} {
@@ -51,11 +68,13 @@ func loadServing(t *testing.T) *Filter {
 	return f
 }
 
-// loadHost loads the filter and tells it what user space would: the MACs
-// and local addresses of modelHost.
-func loadHost(tb testing.TB) *Filter {
+// loadHost makes the namespace, loads the filter and tells it what user
+// space would: the MACs, local addresses and delivering devices
+// (testDevices).
+func loadHost(tb testing.TB) *host {
 	tb.Helper()
 	priv.Require(tb)
+	fx := fibtest.New(tb, fibtest.Standard())
 	f, err := Load()
 	if err != nil {
 		tb.Fatal(err)
@@ -67,40 +86,30 @@ func loadHost(tb testing.TB) *Filter {
 	if err := f.SetLocalAddrs(localAddrs); err != nil {
 		tb.Fatal(err)
 	}
-	setRoutes(tb, f, modelRoutes())
-	return f
+	if err := f.SetDevices(devicesOf(fx)); err != nil {
+		tb.Fatal(err)
+	}
+	return &host{f, fx}
 }
 
-// setRoutes gives the verdicts as user space would, in the current
-// generation.
-func setRoutes(tb testing.TB, f *Filter, rs []modelRoute) {
-	tb.Helper()
-	for _, r := range rs {
-		if err := f.SetRoute(RouteRequest{Src: r.src, VLAN: r.vlan, Gen: f.cfg.RouteGen}, r.Route); err != nil {
-			tb.Fatal(err)
-		}
+// devicesOf is testDevices with the namespace's ifindexes.
+func devicesOf(fx *fibtest.Fixture) Devices {
+	d := Devices{}
+	for _, t := range testDevices {
+		d[t.tag] = Device{Index: fx.Index(t.dev), MAC: t.mac, Bridge: t.bridge}
 	}
-}
-
-// forgetRoute deletes a source's verdict (pending included).
-func (f *Filter) forgetRoute(src netip.Addr, vlan uint16) {
-	if src.Is4() {
-		b := src.As4()
-		f.objs.Routes4.Delete(filterRouteKey4{Addr: binary.NativeEndian.Uint32(b[:]), Vlan: vlan})
-		return
-	}
-	f.objs.Routes6.Delete(filterRouteKey6{Addr: src.As16(), Vlan: vlan})
+	return d
 }
 
 // run test-runs the program once on frame and returns its verdict and the
 // one counter that moved; it fails if none or several moved.
-func run(t *testing.T, f *Filter, frame []byte) (uint32, Counter) {
+func run(t *testing.T, f *host, frame []byte) (uint32, Counter) {
 	t.Helper()
 	before, err := f.Counters()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ret, err := f.Program().Run(&ebpf.RunOptions{Data: frame, Repeat: 1})
+	ret, err := f.run(&ebpf.RunOptions{Data: frame, Repeat: 1})
 	if err != nil {
 		t.Fatalf("test run: %v", err)
 	}
@@ -125,23 +134,47 @@ func run(t *testing.T, f *Filter, frame []byte) (uint32, Counter) {
 }
 
 // TestFilterVerdicts runs every seed case (seedCases in fuzz_test.go: each
-// parsing outcome and the edges between them) once and checks the verdict
-// and the one counter that moved. With no socket bound, a frame that would
-// be redirected is passed and counted as no_socket: that proves it got
-// through every check.
+// parsing and routing outcome and the edges between them) once and checks
+// the verdict and the one counter that moved. With no socket bound, a
+// frame that would be redirected is passed and counted as no_socket: that
+// proves it got through every check.
 func TestFilterVerdicts(t *testing.T) {
 	f := loadModelFilter(t)
 	for _, c := range seedCases() {
 		t.Run(c.name, func(t *testing.T) {
+			if c.noFwd {
+				f.fx.SetForwarding(t, false)
+				defer f.fx.SetForwarding(t, true)
+			}
 			ret, got := run(t, f, c.frame)
-			if ret != xdpPass {
-				t.Errorf("verdict %d, want XDP_PASS", ret)
+			if want := modelVerdict(c.want); ret != want {
+				t.Errorf("verdict %d, want %d", ret, want)
 			}
 			if got != c.want {
 				t.Errorf("counted as %s, want %s", got, c.want)
 			}
 		})
 	}
+}
+
+// TestPolicyRules: a policy rule of the user's (replies from the served
+// address to the client leave by oth) is followed from the next query
+// on, as the kernel's own reply would follow it.
+func TestPolicyRules(t *testing.T) {
+	f := loadServing(t)
+	bindSocket(t, f.Filter)
+	f.fx.Exec(t, "route", "add", client4.String()+"/32", "via", "198.18.1.2", "dev", "oth", "table", "100")
+	f.fx.Exec(t, "-6", "route", "add", client6.String()+"/128", "via", "fd00:1::2", "dev", "oth", "table", "100")
+	expect(t, f, query4(nil), xdpRedirect, Redirect)
+	expect(t, f, query6(nil), xdpRedirect, Redirect)
+	f.fx.Exec(t, "rule", "add", "from", server4.String(), "lookup", "100", "pref", "100")
+	f.fx.Exec(t, "-6", "rule", "add", "from", server6.String(), "lookup", "100", "pref", "100")
+	expect(t, f, query4(nil), xdpPass, PassElsewhere)
+	expect(t, f, query6(nil), xdpPass, PassElsewhere)
+	f.fx.Exec(t, "rule", "del", "pref", "100")
+	f.fx.Exec(t, "-6", "rule", "del", "pref", "100")
+	expect(t, f, query4(nil), xdpRedirect, Redirect)
+	expect(t, f, query6(nil), xdpRedirect, Redirect)
 }
 
 func TestFilterUnserve(t *testing.T) {

@@ -11,6 +11,7 @@ enum hot_result {
 	HOT_MISS = 0, // the frame is untouched
 	HOT_SENT,     // the frame is the reply
 	HOT_BROKEN,   // the frame was changed and could not be finished (never seen)
+	HOT_TOO_BIG,  // the reply would exceed the route's MTU; the frame is untouched
 };
 
 // One's-complement arithmetic on big-endian 16-bit words held as numbers:
@@ -377,6 +378,8 @@ __noinline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const
 	__u32 dlen = q->qend + rrs_len + (q->opt ? 11 : 0);
 	if (dlen > HOT_REPLY_MAX)
 		return HOT_MISS;
+	if (info->mtu && (info->v6 ? 40 : 20) + 8 + dlen > info->mtu)
+		return HOT_TOO_BIG;
 
 	// What the reply says, decided before the frame changes.
 	__u8 f1 = 0x80 | (v->flags2 & 0x04) | (dns->flags1 & 0x01);

@@ -138,11 +138,18 @@ func modelReply(q *dnsQuery, e *HotEntry) []byte {
 	return b
 }
 
-// answer is the reply frame for frame, or nil where the program must go
-// on as without hot answers. s gives the route verdicts and the checks.
-func (m *hotModel) answer(frame []byte, s *servedSet) []byte {
-	if modelClassify(frame, s) != Redirect {
-		return nil
+// noHot is answer's counter where the program must go on as without hot
+// answers.
+const noHot = Counter(-1)
+
+// answer is the reply frame for frame and HotAnswer; nil and
+// PassFragNeeded where the reply would not fit the route's MTU; or nil
+// and noHot where the program must go on as without hot answers. s gives
+// the routes (the reply's MACs and MTU) and the checks.
+func (m *hotModel) answer(frame []byte, s *servedSet) ([]byte, Counter) {
+	o := s.classify(frame)
+	if o.c != Redirect {
+		return nil, noHot
 	}
 	l3, tags := 14, []uint16(nil)
 	if t := binary.BigEndian.Uint16(frame[12:]); t == 0x8100 || t == 0x88a8 {
@@ -154,7 +161,7 @@ func (m *hotModel) answer(frame []byte, s *servedSet) []byte {
 	if frame[l3]>>4 == 4 {
 		ip := frame[l3:]
 		if ip[0]&0xf != 5 || onesSum(ip[:20]) != 0xffff {
-			return nil
+			return nil, noHot
 		}
 		src, dst = netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
 		udp = ip[20:be.Uint16(ip[2:])]
@@ -163,37 +170,42 @@ func (m *hotModel) answer(frame []byte, s *servedSet) []byte {
 		src, dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
 		udp = ip[40 : 40+int(be.Uint16(ip[4:]))]
 		if be.Uint16(udp[6:]) == 0 {
-			return nil
+			return nil, noHot
 		}
 	}
 	if int(be.Uint16(udp[4:])) != len(udp) {
-		return nil
+		return nil, noHot
 	}
 	if be.Uint16(udp[6:]) != 0 && pkt.UDPChecksum(src, dst, zeroCheck(udp)) != be.Uint16(udp[6:]) {
-		return nil
+		return nil, noHot
 	}
 	q := modelDNSQuery(udp[8:])
 	if q == nil {
-		return nil
+		return nil, noHot
 	}
 	q.key.listener = m.listeners[netip.AddrPortFrom(dst, be.Uint16(udp[2:]))]
 	q.key.v6 = dst.Is6()
 	e := m.entries[q.key]
 	if e == nil || m.now >= e.Expires-HotClockSlack || ((q.key.do || q.ad) && !e.ADKnown) {
-		return nil
+		return nil, noHot
 	}
 	reply := modelReply(q, e)
 	if len(reply) > HotReplyMax {
-		return nil
+		return nil, noHot
 	}
-	srcAddr, vid := frameSource(frame)
-	r := s.routes[routeKey{srcAddr, vid}]
-	out := pkt.Frame{Dst: r.NextHop, Src: r.Own, VLANs: tags, SrcIP: dst, DstIP: src,
+	hdr := 20
+	if dst.Is6() {
+		hdr = 40
+	}
+	if o.mtu != 0 && hdr+8+len(reply) > o.mtu {
+		return nil, PassFragNeeded
+	}
+	out := pkt.Frame{Dst: o.next, Src: o.own, VLANs: tags, SrcIP: dst, DstIP: src,
 		SrcPort: be.Uint16(udp[2:]), DstPort: be.Uint16(udp[0:]), FragOff: 0x4000, Payload: reply}.Build()
 	if tags != nil { // pkt writes VID 100; keep the query's TCI
 		copy(out[14:16], frame[14:16])
 	}
-	return out
+	return out, HotAnswer
 }
 
 func zeroCheck(udp []byte) []byte {
@@ -221,7 +233,7 @@ func wireName(name string) []byte {
 // hotFixture is a filter serving modelServed as listeners 1..n, with a hot
 // map the test writes by hand, and the model that must agree with it.
 type hotFixture struct {
-	f *Filter
+	f *host
 	s *servedSet
 	m *hotModel
 }
@@ -261,14 +273,14 @@ func (x *hotFixture) install(tb testing.TB, entries ...*HotEntry) {
 // check runs frame and compares verdict, counter and output with the model.
 func (x *hotFixture) check(frame []byte) error {
 	x.m.now = Monotonic()
-	want := x.m.answer(frame, x.s)
+	want, hc := x.m.answer(frame, x.s)
 	before, err := x.f.Counters()
 	if err != nil {
 		return err
 	}
 	out := make([]byte, len(frame)+HotReplyMax+64)
 	opts := &ebpf.RunOptions{Data: frame, DataOut: out, Repeat: 1}
-	ret, err := x.f.Program().Run(opts)
+	ret, err := x.f.run(opts)
 	if err != nil {
 		return fmt.Errorf("test run: %w", err)
 	}
@@ -277,17 +289,21 @@ func (x *hotFixture) check(frame []byte) error {
 	if err != nil {
 		return err
 	}
-	wantC, wantRet := model(frame, x.s), uint32(xdpPass)
-	if want != nil {
-		wantC, wantRet = HotAnswer, xdpTX
+	wantC := model(frame, x.s)
+	if hc != noHot {
+		wantC = hc
+	}
+	wantRet := modelVerdict(wantC)
+	if hc == HotAnswer {
+		wantRet = xdpTX
 	}
 	if ret != wantRet || after[wantC]-before[wantC] != 1 {
 		return fmt.Errorf("frame %x: verdict %d, counter %s moved by %d; want verdict %d", frame, ret, wantC, after[wantC]-before[wantC], wantRet)
 	}
-	if want != nil && !bytes.Equal(out, want) {
+	if hc == HotAnswer && !bytes.Equal(out, want) {
 		return fmt.Errorf("frame %x:\nprogram %x\nmodel   %x", frame, out, want)
 	}
-	if want == nil && !bytes.Equal(out, frame) {
+	if hc != HotAnswer && !bytes.Equal(out, frame) {
 		return fmt.Errorf("frame %x changed without an answer: %x", frame, out)
 	}
 	return nil
@@ -307,6 +323,7 @@ func hotEntries(expires time.Duration) []*HotEntry {
 	bigData = append(bigData, append([]byte{60}, bytes.Repeat([]byte{'y'}, 60)...)...)
 	big := append(wireName("big.example.org."), 0, 16, 0, 1, 0, 0, 1, 0, byte(len(bigData)>>8), byte(len(bigData)))
 	big = append(big, bigData...)
+	big6 := append(wireName("big6.example.org."), big[len(wireName("big.example.org.")):]...)
 	es := []*HotEntry{
 		{Listener: 1, QType: 1, Name: wireName("example.org."), RRs: a, AN: 1, RA: true, ADKnown: true, AD: true},
 		{Listener: 2, QType: 1, V6: true, Name: wireName("example.org."), RRs: a, AN: 1, RA: true},
@@ -315,6 +332,7 @@ func hotEntries(expires time.Duration) []*HotEntry {
 		{Listener: 1, QType: 16, Name: wireName("t.example.org."), RRs: txt, AN: 1, Rcode: 0},
 		{Listener: 1, QType: 28, Name: wireName("nx.example.org."), RRs: a, NS: 1, Rcode: 3},
 		{Listener: 1, QType: 16, Name: wireName("big.example.org."), RRs: big, AN: 1},
+		{Listener: 2, QType: 16, V6: true, Name: wireName("big6.example.org."), RRs: big6, AN: 1},
 	}
 	for i, e := range es {
 		e.Expires, e.Slot = expires, uint32(2*i)
@@ -343,49 +361,77 @@ func hotCases() []seedCase {
 		return pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client6, DstIP: server6, SrcPort: 40001, DstPort: 53, Payload: p}.Build()
 	}
 	vlan := func(p []byte) []byte {
-		return pkt.Frame{Dst: serverMAC, Src: clientMAC, VLANs: []uint16{0x8100}, SrcIP: client4, DstIP: server4, SrcPort: 40002, DstPort: 53, Payload: p}.Build()
+		return pkt.Frame{Dst: serverMAC, Src: clientMAC, VLANs: []uint16{0x8100}, SrcIP: tagged4, DstIP: server4, SrcPort: 40002, DstPort: 53, Payload: p}.Build()
+	}
+	from := func(src netip.Addr, p []byte) []byte {
+		dst := server4
+		if src.Is6() {
+			dst = server6
+		}
+		return pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: src, DstIP: dst, SrcPort: 40003, DstPort: 53, Payload: p}.Build()
+	}
+	tagged := func(tpid, vid uint16, src netip.Addr, srcMAC [6]byte, p []byte) []byte {
+		dst := server4
+		if src.Is6() {
+			dst = server6
+		}
+		f := pkt.Frame{Dst: serverMAC, Src: srcMAC, VLANs: []uint16{tpid}, SrcIP: src, DstIP: dst, SrcPort: 40004, DstPort: 53, Payload: p}.Build()
+		return edit16(f, 14, vid)
 	}
 	noCheck := func(f []byte) []byte { f = bytes.Clone(f); f[14+20+6], f[14+20+7] = 0, 0; return f }
 	badCheck := func(f []byte) []byte { f = bytes.Clone(f); f[14+20+7] ^= 1; return f }
 	badIPCheck := func(f []byte) []byte { f = bytes.Clone(f); f[14+10] ^= 1; return f }
 	return []seedCase{
-		{"ipv4 hit", v4(q("example.org.", 1, nil)), HotAnswer},
-		{"ipv4 hit 0x20 case", v4(q("ExAmPlE.oRg.", 1, nil)), HotAnswer},
-		{"ipv4 hit no checksum", noCheck(v4(q("example.org.", 1, nil))), HotAnswer},
-		{"ipv4 wrong udp checksum", badCheck(v4(q("example.org.", 1, nil))), PassNoSocket},
-		{"ipv4 wrong ip checksum", badIPCheck(v4(q("example.org.", 1, nil))), PassNoSocket},
-		{"ipv6 hit", v6(q("example.org.", 1, nil)), HotAnswer},
-		{"ipv6 on an ipv4 entry's name", v6(q("abc.example.org.", 16, nil)), PassNoSocket},
-		{"vlan hit", vlan(q("example.org.", 1, nil)), HotAnswer},
-		{"odd name and records", v4(q("ABC.example.org.", 16, nil)), HotAnswer},
-		{"opt without do", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 1232, 0) })), HotAnswer},
-		{"opt with do", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 4096, 0x80) })), HotAnswer},
-		{"opt z bits", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 512, 0x7f) })), HotAnswer},
-		{"odd name with opt", v4(q("abc.example.org.", 16, func(p []byte) []byte { return withOPT(p, 1400, 0) })), HotAnswer},
+		{"ipv4 hit", v4(q("example.org.", 1, nil)), HotAnswer, false},
+		{"ipv4 hit 0x20 case", v4(q("ExAmPlE.oRg.", 1, nil)), HotAnswer, false},
+		{"ipv4 hit no checksum", noCheck(v4(q("example.org.", 1, nil))), HotAnswer, false},
+		{"ipv4 wrong udp checksum", badCheck(v4(q("example.org.", 1, nil))), PassNoSocket, false},
+		{"ipv4 wrong ip checksum", badIPCheck(v4(q("example.org.", 1, nil))), PassNoSocket, false},
+		{"ipv6 hit", v6(q("example.org.", 1, nil)), HotAnswer, false},
+		{"ipv6 on an ipv4 entry's name", v6(q("abc.example.org.", 16, nil)), PassNoSocket, false},
+		{"vlan hit", vlan(q("example.org.", 1, nil)), HotAnswer, false},
+		{"odd name and records", v4(q("ABC.example.org.", 16, nil)), HotAnswer, false},
+		{"opt without do", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 1232, 0) })), HotAnswer, false},
+		{"opt with do", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 4096, 0x80) })), HotAnswer, false},
+		{"opt z bits", v4(q("example.org.", 1, func(p []byte) []byte { return withOPT(p, 512, 0x7f) })), HotAnswer, false},
+		{"odd name with opt", v4(q("abc.example.org.", 16, func(p []byte) []byte { return withOPT(p, 1400, 0) })), HotAnswer, false},
 		{"opt with an option", v4(q("example.org.", 1, func(p []byte) []byte {
 			p = withOPT(p, 1232, 0)
 			p[len(p)-1] = 4
 			return append(p, 0, 10, 0, 0)
-		})), PassNoSocket},
-		{"cd set: other key", v4(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x10; return p })), PassNoSocket},
-		{"ad asked, known", v4(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), HotAnswer},
-		{"ad asked, unknown", v6(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), PassNoSocket},
-		{"rd clear", v4(q("example.org.", 1, func(p []byte) []byte { p[2] &^= 1; return p })), HotAnswer},
-		{"txt", v4(q("t.example.org.", 16, nil)), HotAnswer},
-		{"records past the headroom", v4(q("big.example.org.", 16, nil)), HotAnswer},
-		{"records past the headroom, opt", v6(q("big.example.org.", 16, func(p []byte) []byte { return withOPT(p, 1232, 0) })), PassNoSocket},
-		{"nxdomain", v4(q("nx.example.org.", 28, nil)), HotAnswer},
-		{"other type", v4(q("example.org.", 28, nil)), PassNoSocket},
-		{"any", v4(q("example.org.", 255, nil)), PassNoSocket},
-		{"class ch", v4(q("example.org.", 1, func(p []byte) []byte { p[len(p)-1] = 3; return p })), PassNoSocket},
-		{"trailing byte", v4(q("example.org.", 1, func(p []byte) []byte { return append(p, 0) })), PassNoSocket},
-		{"compressed name", v4(append(pkt.Query(".", 1)[:12], 0xc0, 12, 0, 1, 0, 1)), PassNoSocket},
-		{"name too long for the key", v4(q(strings.Repeat("a", 60)+".example.org.", 1, nil)), PassNoSocket},
-		{"other port's listener", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 5353, Payload: pkt.Query("example.org.", 1)}.Build(), PassNoSocket},
-		{"via router", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: viaRouter4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), HotAnswer},
-		{"martian source", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: server4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), PassMartian},
-		{"routed elsewhere", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: elsewhere4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), PassElsewhere},
-		{"padded frame", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1), Padding: 20}.Build(), HotAnswer},
+		})), PassNoSocket, false},
+		{"cd set: other key", v4(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x10; return p })), PassNoSocket, false},
+		{"ad asked, known", v4(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), HotAnswer, false},
+		{"ad asked, unknown", v6(q("example.org.", 1, func(p []byte) []byte { p[3] |= 0x20; return p })), PassNoSocket, false},
+		{"rd clear", v4(q("example.org.", 1, func(p []byte) []byte { p[2] &^= 1; return p })), HotAnswer, false},
+		{"txt", v4(q("t.example.org.", 16, nil)), HotAnswer, false},
+		{"records past the headroom", v4(q("big.example.org.", 16, nil)), HotAnswer, false},
+		{"records past the headroom, opt", v6(q("big.example.org.", 16, func(p []byte) []byte { return withOPT(p, 1232, 0) })), PassNoSocket, false},
+		{"nxdomain", v4(q("nx.example.org.", 28, nil)), HotAnswer, false},
+		{"other type", v4(q("example.org.", 28, nil)), PassNoSocket, false},
+		{"any", v4(q("example.org.", 255, nil)), PassNoSocket, false},
+		{"class ch", v4(q("example.org.", 1, func(p []byte) []byte { p[len(p)-1] = 3; return p })), PassNoSocket, false},
+		{"trailing byte", v4(q("example.org.", 1, func(p []byte) []byte { return append(p, 0) })), PassNoSocket, false},
+		{"compressed name", v4(append(pkt.Query(".", 1)[:12], 0xc0, 12, 0, 1, 0, 1)), PassNoSocket, false},
+		{"name too long for the key", v4(q(strings.Repeat("a", 60)+".example.org.", 1, nil)), PassNoSocket, false},
+		{"other port's listener", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 5353, Payload: pkt.Query("example.org.", 1)}.Build(), PassNoSocket, false},
+		{"via router", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: viaRouter4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), HotAnswer, false},
+		{"martian source", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: server4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), PassMartian, false},
+		{"routed elsewhere", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: elsewhere4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1)}.Build(), PassElsewhere, false},
+		{"padded frame", pkt.Frame{Dst: serverMAC, Src: clientMAC, SrcIP: client4, DstIP: server4, SrcPort: 40000, DstPort: 53, Payload: pkt.Query("example.org.", 1), Padding: 20}.Build(), HotAnswer, false},
+		{"route mtu, small reply", from(smallMTU4, q("example.org.", 1, nil)), HotAnswer, false},
+		{"route mtu, reply too big", from(smallMTU4, q("big.example.org.", 16, nil)), PassFragNeeded, false},
+		{"ipv6 route mtu, small reply", from(smallMTU6, q("example.org.", 1, nil)), HotAnswer, false},
+		{"ipv6 route mtu, reply too big", from(smallMTU6, q("big6.example.org.", 16, nil)), PassFragNeeded, false},
+		{"ipv6 big reply, link mtu", from(client6, q("big6.example.org.", 16, nil)), HotAnswer, false},
+		{"ipv6 link-local", tagged(0x8100, 100, linkLocal6, linkLocalMAC, q("big6.example.org.", 16, nil)), HotAnswer, false},
+		{"802.1ad ipv6", tagged(0x88a8, 100, taggedAD6, clientMAC, q("example.org.", 1, nil)), HotAnswer, false},
+		{"bridge, the client's MAC", tagged(0x8100, bridgeVID, client4, clientMAC, q("example.org.", 1, nil)), HotAnswer, false},
+		{"bridge, another MAC", tagged(0x8100, bridgeVID, client4, otherMAC, q("example.org.", 1, nil)), PassElsewhere, false},
+		{"no neighbour", from(noNeigh4, q("example.org.", 1, nil)), PassNoNeigh, false},
+		{"ipv6 no neighbour", from(viaGone6, q("example.org.", 1, nil)), PassNoNeigh, false},
+		{"unreachable", from(unreachable4, q("example.org.", 1, nil)), DropUnreachable, false},
+		{"ipv6 no route", from(noRoute6, q("example.org.", 1, nil)), PassNotFwded, false},
 	}
 }
 
@@ -397,8 +443,12 @@ func TestHotAnswers(t *testing.T) {
 	for _, c := range hotCases() {
 		t.Run(c.name, func(t *testing.T) {
 			x.m.now = Monotonic()
-			if got := x.m.answer(c.frame, x.s) != nil; got != (c.want == HotAnswer) {
-				t.Fatalf("the model answers: %v, the case says %s", got, c.want)
+			_, got := x.m.answer(c.frame, x.s)
+			if got == noHot {
+				got = model(c.frame, x.s)
+			}
+			if got != c.want {
+				t.Fatalf("the model says %s, the case %s", got, c.want)
 			}
 			if err := x.check(c.frame); err != nil {
 				t.Fatal(err)
@@ -425,8 +475,8 @@ func TestHotExpiry(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			x.install(t, hotEntries(c.expires)...)
 			x.m.now = Monotonic()
-			if got := x.m.answer(frame, x.s) != nil; got != c.want {
-				t.Fatalf("model answers %v", got)
+			if _, got := x.m.answer(frame, x.s); (got == HotAnswer) != c.want {
+				t.Fatalf("model says %s", got)
 			}
 			if err := x.check(frame); err != nil {
 				t.Fatal(err)
@@ -435,11 +485,19 @@ func TestHotExpiry(t *testing.T) {
 	}
 	// An entry 100 ms ahead is served, then not once its time has come.
 	x.install(t, hotEntries(Monotonic()+100*time.Millisecond)...)
-	if err := x.check(frame); err != nil || x.m.answer(frame, x.s) == nil {
+	x.m.now = Monotonic()
+	if _, hc := x.m.answer(frame, x.s); hc != HotAnswer {
+		t.Fatalf("before expiry: the model says %s", hc)
+	}
+	if err := x.check(frame); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
 	time.Sleep(120 * time.Millisecond)
-	if err := x.check(frame); err != nil || x.m.answer(frame, x.s) != nil {
+	x.m.now = Monotonic()
+	if _, hc := x.m.answer(frame, x.s); hc != noHot {
+		t.Fatalf("after expiry: the model says %s", hc)
+	}
+	if err := x.check(frame); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
 }

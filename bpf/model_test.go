@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"github.com/afxdp/afxdp/internal/fibtest"
 )
 
 // This file is a model of the XDP filter written in plain Go from the
@@ -24,26 +26,37 @@ type servedSet struct {
 	mac, master [6]byte
 	local       map[netip.Addr]bool
 
-	// What user space found of each source's route (by source and VLAN
-	// tag, as RouteRequest.VLAN). A source it has no verdict for goes to
-	// the kernel while it is asked about; asked collects them.
-	routes map[routeKey]Route
-	asked  map[routeKey]bool
+	// What the kernel's FIB holds (the fixture's table: its routes,
+	// those its addresses imply, its neighbours), whether loopback
+	// forwards (the helper looks nothing up otherwise), and where the
+	// kernel delivers frames, by VLAN tag (as SetDevices).
+	fib     []fibtest.Route
+	neighs  map[neighKey][6]byte
+	fwd     bool
+	devices map[uint16]modelDevice
 }
 
-type routeKey struct {
-	src  netip.Addr
-	vlan uint16
+type neighKey struct {
+	dev  string
+	addr netip.Addr
+}
+
+// modelDevice is a delivering device, known by its name in the table.
+type modelDevice struct {
+	name   string
+	mac    [6]byte
+	bridge bool
 }
 
 func newServedSet(aps ...netip.AddrPort) *servedSet {
 	s := &servedSet{
-		v4:     make(map[[4]byte]map[uint16]bool),
-		v6:     make(map[[16]byte]map[uint16]bool),
-		ports:  make(map[uint16]bool),
-		local:  make(map[netip.Addr]bool),
-		routes: make(map[routeKey]Route),
-		asked:  make(map[routeKey]bool),
+		v4:      make(map[[4]byte]map[uint16]bool),
+		v6:      make(map[[16]byte]map[uint16]bool),
+		ports:   make(map[uint16]bool),
+		local:   make(map[netip.Addr]bool),
+		neighs:  make(map[neighKey][6]byte),
+		devices: make(map[uint16]modelDevice),
+		fwd:     true,
 	}
 	for _, ap := range aps {
 		a, p := ap.Addr(), ap.Port()
@@ -65,6 +78,15 @@ func newServedSet(aps ...netip.AddrPort) *servedSet {
 	return s
 }
 
+// setTable makes the model's FIB the table's.
+func (s *servedSet) setTable(t *fibtest.Table) {
+	s.fib = t.FIB()
+	clear(s.neighs)
+	for _, n := range t.Neighs {
+		s.neighs[neighKey{n.Dev, n.Addr}] = n.MAC
+	}
+}
+
 func (s *servedSet) served4(addr []byte, port uint16) bool {
 	return s.v4[[4]byte(addr)][port]
 }
@@ -82,60 +104,115 @@ func (s *servedSet) forUs(frame []byte) bool {
 
 // martian: sources the kernel refuses on input (zero network, loopback,
 // multicast, class E and limited broadcast for IPv4; unspecified, loopback,
-// multicast and v4-mapped for IPv6), any local address, and port 0.
-// The same classes as destinations are martian too (the only one left is
-// local), whatever is served.
+// multicast and v4-mapped for IPv6), and port 0. The same classes as
+// destinations are martian too, whatever is served. (Local sources are
+// told apart by the route back: see route.)
 func (s *servedSet) martian(src, dst []byte, sport uint16) bool {
 	a, _ := netip.AddrFromSlice(src)
 	d, _ := netip.AddrFromSlice(dst)
-	return sport == 0 || s.local[a] || martianAddr(a) || martianAddr(d)
+	return sport == 0 || martianAddr(a) || martianAddr(d)
 }
 
-// route is what happens to a query from src that passed every other check:
-// answered in place (Redirect) on an OK verdict, else passed for the
-// verdict's reason, or pending while user space is asked.
-func (s *servedSet) route(src []byte, vlan uint16) Counter {
-	a, _ := netip.AddrFromSlice(src)
-	k := routeKey{a, vlan}
-	r, ok := s.routes[k]
+// outcome is what the filter makes of a frame: Redirect for a query it
+// answers in place, with the reply's MACs (the next hop's and the
+// delivering device's own) and the route's MTU (0: none known), or the
+// counter of the reason it goes to the kernel or is dropped. ask is the
+// neighbour request a no_neigh query makes (on the device named, for the
+// next hop).
+type outcome struct {
+	c         Counter
+	next, own [6]byte
+	mtu       int
+	askDev    string
+	askAddr   netip.Addr
+}
+
+// lookup is the longest-prefix match in the FIB for dst: table local
+// first, then main, as the kernel's default rules look; a throw route
+// sends the lookup on to the next table (there is none after main).
+func (s *servedSet) lookup(dst netip.Addr) (fibtest.Route, bool) {
+	for _, table := range []string{"local", "main"} {
+		best := -1
+		for i, r := range s.fib {
+			if r.Table == table && r.Prefix.Contains(dst) && (best < 0 || r.Prefix.Bits() > s.fib[best].Prefix.Bits()) {
+				best = i
+			}
+		}
+		if best >= 0 && s.fib[best].Kind != fibtest.Throw {
+			return s.fib[best], true
+		}
+	}
+	return fibtest.Route{}, false
+}
+
+func isLinkLocal6(a netip.Addr) bool {
+	b := a.As16()
+	return a.Is6() && b[0] == 0xfe && b[1]&0xc0 == 0x80
+}
+
+// route is what happens to a query from src to the served dst that
+// passed every other check: the kernel's FIB is asked how the reply
+// would leave (from loopback, as a local socket's reply), and it is
+// answered in place only if it leaves by the device the frame was
+// delivered to (through a bridge: only to the MAC the query came from).
+func (s *servedSet) route(frame []byte, src, dst netip.Addr, vlan uint16) outcome {
+	dev, ok := s.devices[vlan]
 	if !ok {
-		s.asked[k] = true
-		return PassRoutePending
+		return outcome{c: PassElsewhere} // the kernel drops a tag without a device
 	}
-	switch r.Verdict {
-	case RouteOK, RouteOKVia:
-		return Redirect
-	case RouteReject:
-		return PassRPFilter
+	if isLinkLocal6(src) { // on the link by definition; never looked up
+		return outcome{c: Redirect, next: [6]byte(frame[6:12]), own: dev.mac}
 	}
-	return PassElsewhere
+	notFwded := outcome{c: PassNotFwded}
+	if s.local[src] {
+		notFwded.c = PassMartian // the kernel refuses its own addresses as sources
+	}
+	if dst.Is6() && (isLinkLocal6(dst) || dst.IsMulticast() || dst.IsLoopback()) {
+		return notFwded // the helper never forwards from or to these
+	}
+	if !s.fwd {
+		return outcome{c: PassFwdDisabled}
+	}
+	r, ok := s.lookup(src)
+	if !ok {
+		return notFwded
+	}
+	switch r.Kind {
+	case fibtest.Blackhole, fibtest.Unreachable, fibtest.Prohibit:
+		return outcome{c: DropUnreachable}
+	case fibtest.Unicast:
+	default:
+		return notFwded // local, broadcast
+	}
+	hop := src
+	if r.Via.IsValid() {
+		hop = r.Via
+	}
+	mac, known := s.neighs[neighKey{r.Dev, hop}]
+	switch {
+	case r.Dev != dev.name:
+		return outcome{c: PassElsewhere}
+	case !known:
+		return outcome{c: PassNoNeigh, askDev: r.Dev, askAddr: hop}
+	case dev.bridge && mac != [6]byte(frame[6:12]):
+		return outcome{c: PassElsewhere} // the bridge may send it out of another port
+	}
+	mtu := r.MTU
+	if mtu == 0 {
+		mtu = fibtest.LinkMTU
+	}
+	return outcome{c: Redirect, next: mac, own: dev.mac, mtu: mtu}
 }
 
 // reply is the frame the filter hands its socket for a query it answers in
 // place: the Ethernet addresses crosswise, so that the datapath's swap
 // sends the reply from the device's own MAC to the route's next hop.
 func (s *servedSet) reply(frame []byte) []byte {
-	src, vlan := frameSource(frame)
-	r := s.routes[routeKey{src, vlan}]
+	o := s.classify(frame)
 	out := append([]byte(nil), frame...)
-	copy(out[0:6], r.Own[:])
-	copy(out[6:12], r.NextHop[:])
+	copy(out[0:6], o.own[:])
+	copy(out[6:12], o.next[:])
 	return out
-}
-
-// frameSource is the route key of a well-formed query frame.
-func frameSource(frame []byte) (netip.Addr, uint16) {
-	l3, vlan := 14, uint16(0)
-	switch binary.BigEndian.Uint16(frame[12:14]) {
-	case 0x8100:
-		l3, vlan = 18, binary.BigEndian.Uint16(frame[14:16])&0x0fff
-	case 0x88a8:
-		l3, vlan = 18, binary.BigEndian.Uint16(frame[14:16])&0x0fff|VLAN8021AD
-	}
-	if frame[l3]>>4 == 4 {
-		return netip.AddrFrom4([4]byte(frame[l3+12 : l3+16])), vlan
-	}
-	return netip.AddrFrom16([16]byte(frame[l3+8 : l3+24])), vlan
 }
 
 func martianAddr(a netip.Addr) bool {
@@ -148,8 +225,9 @@ func martianAddr(a netip.Addr) bool {
 
 // model is the counter the filter must bump for frame, as seen in a
 // BPF_PROG_TEST_RUN: the XSKMAP is empty there, so a frame that passes every
-// check is counted as no_socket instead of redirect. The verdict is XDP_PASS
-// for every frame in that setting.
+// check is counted as no_socket instead of redirect. The verdict is
+// XDP_DROP for the drops (Counter.Dropped), XDP_PASS for every other
+// frame in that setting.
 func model(frame []byte, s *servedSet) Counter {
 	if c := modelClassify(frame, s); c != Redirect {
 		return c
@@ -157,9 +235,21 @@ func model(frame []byte, s *servedSet) Counter {
 	return PassNoSocket
 }
 
+// modelVerdict is the verdict of a test run without a socket for a frame
+// counted c.
+func modelVerdict(c Counter) uint32 {
+	if c.Dropped() {
+		return xdpDrop
+	}
+	return xdpPass
+}
+
 // modelClassify returns Redirect for a frame the filter should hand to an
 // AF_XDP socket, or the reason it should go to the kernel.
-func modelClassify(frame []byte, s *servedSet) Counter {
+func modelClassify(frame []byte, s *servedSet) Counter { return s.classify(frame).c }
+
+// classify is modelClassify with the reply's MACs and MTU.
+func (s *servedSet) classify(frame []byte) outcome {
 	const (
 		etherIPv4 = 0x0800
 		etherIPv6 = 0x86dd
@@ -167,7 +257,7 @@ func modelClassify(frame []byte, s *servedSet) Counter {
 		tag8021AD = 0x88a8
 	)
 	if len(frame) < 14 {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	etherType := binary.BigEndian.Uint16(frame[12:14])
 	l3, vlan := 14, uint16(0)
@@ -175,9 +265,9 @@ func modelClassify(frame []byte, s *servedSet) Counter {
 		// One tag: TCI, then the inner EtherType. A second tag is not
 		// looked into: its TPID is simply not IPv4 or IPv6. The VID
 		// (and which kind of tag) picks the device the kernel delivers
-		// to, whose route verdict applies.
+		// to, which the reply's route must leave by.
 		if len(frame) < 18 {
-			return PassMalformed
+			return outcome{c: PassMalformed}
 		}
 		vlan = binary.BigEndian.Uint16(frame[14:16]) & 0x0fff
 		if etherType == tag8021AD {
@@ -192,81 +282,81 @@ func modelClassify(frame []byte, s *servedSet) Counter {
 	case etherIPv6:
 		return modelIPv6(frame, l3, vlan, s)
 	default:
-		return PassNotIP
+		return outcome{c: PassNotIP}
 	}
 }
 
-func modelIPv4(frame []byte, l3 int, vlan uint16, s *servedSet) Counter {
+func modelIPv4(frame []byte, l3 int, vlan uint16, s *servedSet) outcome {
 	ip := frame[l3:]
 	if len(ip) < 20 {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	version, ihl := ip[0]>>4, int(ip[0]&0x0f)
 	if version != 4 || ihl < 5 {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	hdrLen := ihl * 4
 	total := int(binary.BigEndian.Uint16(ip[2:4]))
 	if total < hdrLen || total > len(ip) {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	if ip[9] != 17 {
-		return PassNotUDP
+		return outcome{c: PassNotUDP}
 	}
 	flagsFrag := binary.BigEndian.Uint16(ip[6:8])
 	const moreFragments, offsetMask = 0x2000, 0x1fff
 	if flagsFrag&moreFragments != 0 || flagsFrag&offsetMask != 0 {
-		return PassFragment
+		return outcome{c: PassFragment}
 	}
 	c, sport, port := modelUDP(frame, l3+hdrLen, l3+total, s)
 	if c != Redirect {
-		return c
+		return outcome{c: c}
 	}
 	if !s.served4(ip[16:20], port) {
-		return PassAddr
+		return outcome{c: PassAddr}
 	}
 	if s.martian(ip[12:16], ip[16:20], sport) || !s.forUs(frame) {
-		return PassMartian
+		return outcome{c: PassMartian}
 	}
-	return s.route(ip[12:16], vlan)
+	return s.route(frame, netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20])), vlan)
 }
 
 // ipv6Ext are the next-header values of IPv6 extension headers other than
 // the fragment header (44), which is counted as a fragment.
 var ipv6Ext = map[byte]bool{0: true, 43: true, 50: true, 51: true, 60: true, 135: true, 139: true, 140: true, 253: true, 254: true}
 
-func modelIPv6(frame []byte, l3 int, vlan uint16, s *servedSet) Counter {
+func modelIPv6(frame []byte, l3 int, vlan uint16, s *servedSet) outcome {
 	ip := frame[l3:]
 	if len(ip) < 40 {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	if ip[0]>>4 != 6 {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	payloadLen := int(binary.BigEndian.Uint16(ip[4:6]))
 	if 40+payloadLen > len(ip) {
-		return PassMalformed
+		return outcome{c: PassMalformed}
 	}
 	next := ip[6]
 	switch {
 	case next == 44:
-		return PassFragment
+		return outcome{c: PassFragment}
 	case ipv6Ext[next]:
-		return PassIPExt
+		return outcome{c: PassIPExt}
 	case next != 17:
-		return PassNotUDP
+		return outcome{c: PassNotUDP}
 	}
 	c, sport, port := modelUDP(frame, l3+40, l3+40+payloadLen, s)
 	if c != Redirect {
-		return c
+		return outcome{c: c}
 	}
 	if !s.served6(ip[24:40], port) {
-		return PassAddr
+		return outcome{c: PassAddr}
 	}
 	if s.martian(ip[8:24], ip[24:40], sport) || !s.forUs(frame) {
-		return PassMartian
+		return outcome{c: PassMartian}
 	}
-	return s.route(ip[8:24], vlan)
+	return s.route(frame, netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40])), vlan)
 }
 
 // modelUDP checks the UDP header at frame[start:] and the DNS header behind
@@ -309,6 +399,7 @@ func modelUDP(frame []byte, start, ipEnd int, s *servedSet) (Counter, uint16, ui
 func TestModelVerdicts(t *testing.T) {
 	s := testServed()
 	for _, c := range seedCases() {
+		s.fwd = !c.noFwd
 		if got := model(c.frame, s); got != c.want {
 			t.Errorf("%s: model counts %s, want %s", c.name, got, c.want)
 		}

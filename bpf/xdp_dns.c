@@ -21,10 +21,15 @@
 #define MAX_SERVED 1024
 #define MAX_PORTS 64
 #define MAX_LOCAL 4096
-#define MAX_ROUTES 65536
-// A source whose route verdict was asked for but not given (user space busy,
-// a full ring) is asked for again after this long.
-#define ROUTE_ASK_AGAIN_NS 1000000000ULL
+#define MAX_VLANS 8192
+#define AF_INET 2
+#define AF_INET6 10
+// The kernel's loopback device: the FIB lookup asks from it, as for a
+// reply a local socket sends.
+#define LOOPBACK_IFINDEX 1
+// At most this many next hops are asked about per CPU per window.
+#define NEIGH_ASK_BURST 64
+#define NEIGH_ASK_WINDOW_NS 100000000ULL
 
 // Hot answers: the longest name the program keys (wire octets, root label
 // included), the most record bytes an entry holds, the largest DNS reply
@@ -57,78 +62,54 @@ enum counter {
 	CNT_PASS_NO_SOCKET,  // no AF_XDP socket on this queue (starting, reloading, saturated)
 	CNT_PASS_MALFORMED,  // truncated headers or length fields that lie
 	CNT_PASS_MARTIAN,    // a source or frame the kernel's input checks drop
-	CNT_PASS_RP_FILTER,  // the kernel's reverse-path check rejects the source
-	CNT_PASS_ROUTE_PENDING, // the source's route is not known yet
-	CNT_PASS_ROUTED_ELSEWHERE, // the reply would leave by another device, or there is no route
+	CNT_PASS_ROUTED_ELSEWHERE, // the reply would leave by another device (or next hop behind a bridge)
+	CNT_PASS_NO_NEIGH,   // the reply's next hop has no usable neighbour entry yet
+	CNT_PASS_FWD_DISABLED, // forwarding is off on loopback: the FIB helper refuses to look up
+	CNT_PASS_NOT_FWDED,  // the FIB helper would not forward (local, broadcast, encapsulation, no source, error)
+	CNT_PASS_FRAG_NEEDED, // a hot answer larger than the route's MTU
+	CNT_DROP_UNREACHABLE, // no route back (blackhole, unreachable, prohibit): dropped
 	CNT_HOT_ANSWER,      // answered from the hot map in place (XDP_TX)
 	CNT_MAX,
 };
 
-// Route verdicts for a source, in the low byte of route_state.state.
-enum route_verdict {
-	ROUTE_PENDING = 0,   // asked for, not answered yet
-	ROUTE_OK = 1,        // the reply's route leaves by the delivering device, to the query's source MAC
-	ROUTE_REJECT = 2,    // the kernel's input check (rp_filter) refuses the source
-	ROUTE_OK_VIA = 3,    // the same device, another next hop: reply to route_state.next_hop
-	ROUTE_ELSEWHERE = 4, // another device, or no route: the kernel sends the reply
-};
-
 // Keeps the enums in BTF so bpf2go generates their Go constants.
 const enum counter *unused_counter __attribute__((unused));
-const enum route_verdict *unused_route_verdict __attribute__((unused));
-const struct route_request *unused_route_request __attribute__((unused));
-const struct route_key4 *unused_route_key4 __attribute__((unused));
-const struct route_key6 *unused_route_key6 __attribute__((unused));
+const struct neigh_request *unused_neigh_request __attribute__((unused));
 const struct hot_key *unused_hot_key __attribute__((unused));
 const struct hot_value *unused_hot_value __attribute__((unused));
+
+// Where the kernel delivers a frame: the interface, its bridge or bond on
+// a port, or the VLAN device over either for a tagged frame. The reply's
+// route must leave by it for the frame to be answered in place.
+struct delivery {
+	__u32 ifindex;
+	__u8 mac[6];   // the device's own MAC: the reply's source
+	__u8 bridge;   // a bridge forwards by its own table: answer only to the query's MAC
+	__u8 pad;
+};
 
 // What user space tells the program about the interface, so that it can
 // mirror the kernel's input checks. One entry.
 struct filter_config {
 	__u8 mac[6];        // the interface's own MAC
 	__u8 master_mac[6]; // its bridge's MAC on a bridge port, else zero
-	__u32 rp_filter;    // the kernel's rp_filter the verdicts were found under (a record: not read here)
-	__u32 route_gen;    // route verdicts of another generation are stale
+	struct delivery dev; // where untagged frames are delivered (ifindex 0: not known yet)
 };
 
-// A source's route verdict: (generation << 8) | verdict in one word, so a
-// reader never sees the verdict of one generation with another's number;
-// asked is when the program last asked user space. For ROUTE_OK and
-// ROUTE_OK_VIA the two MACs are the reply's: the datapath swaps the query's
-// Ethernet addresses, so they are written into the query crosswise.
-struct route_state {
-	__u64 state;
-	__u64 asked;
-	__u8 next_hop[6]; // the reply's destination: the route's next hop
-	__u8 own[6];      // the reply's source: the delivering device's MAC
-	__u32 pad;
-};
-
-// The verdict depends on the device the kernel delivers to, so the VLAN tag
-// is part of the key: its VID, bit 15 set for an 802.1ad tag, 0 untagged.
-struct route_key4 {
-	__u32 addr;
-	__u16 vlan;
-	__u16 pad;
-};
-
-struct route_key6 {
+// A request to user space: have the kernel resolve the next hop addr
+// (IPv4 in the first 4 bytes) on device ifindex, as its own reply would.
+struct neigh_request {
 	__u8 addr[16];
-	__u16 vlan;
-	__u16 pad;
+	__u32 ifindex;
+	__u8 family; // 4 or 6
+	__u8 pad[3];
 };
 
-// A request to user space: check the route of a query from src to dst
-// (IPv4 in the first 4 bytes) that arrived with this VLAN tag from mac.
-struct route_request {
-	__u8 src[16];
-	__u8 dst[16];
-	__u32 gen;
-	__u16 vlan;
-	__u8 family; // 4 or 6
-	__u8 pad;
-	__u8 mac[6];
-	__u16 pad2;
+// How many next hops a CPU asked about in its current window.
+struct neigh_budget {
+	__u64 window;
+	__u32 asked;
+	__u32 pad;
 };
 
 // Keys are in network byte order, as they stand in the packet.
@@ -270,24 +251,26 @@ struct {
 	__type(value, __u8);
 } local6 SEC(".maps");
 
+// Where tagged frames are delivered, by tag: the VID, bit 15 set for an
+// 802.1ad tag. A tag without a device is dropped by the kernel.
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_ROUTES);
-	__type(key, struct route_key4);
-	__type(value, struct route_state);
-} routes4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, MAX_ROUTES);
-	__type(key, struct route_key6);
-	__type(value, struct route_state);
-} routes6 SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_VLANS);
+	__type(key, __u16);
+	__type(value, struct delivery);
+} vlans SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
-} route_requests SEC(".maps");
+} neigh_requests SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct neigh_budget);
+} neigh_budget SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -316,6 +299,14 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
 {
 	return *(const __u32 *)a == *(const __u32 *)b &&
 	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
+}
+
+// mac_eq2 compares MACs that are only 2-byte aligned (the FIB lookup's
+// dmac): the verifier refuses misaligned stack reads.
+static __always_inline int mac_eq2(const __u8 *a, const __u8 *b)
+{
+	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
 }
 
 // The kernel drops a frame for another host's MAC (PACKET_OTHERHOST), which
@@ -376,139 +367,156 @@ static __always_inline int martian6(const struct in6_addr *saddr, const struct i
 	return sport == 0 || martian6_addr(saddr) || martian6_addr(daddr);
 }
 
-// is_local says whether a source is one of the namespace's own addresses,
-// which the kernel refuses. The route check asks only for sources without
-// an answer-in-place verdict of this generation: user space never gives one
-// to a local source, and adding a local address starts a new generation
-// (SetLocalAddrs), so the one lookup of a known source is its route's.
+// is_local says whether a source is one of the namespace's own addresses
+// (or an IPv4 directed broadcast), which the kernel refuses. The FIB
+// lookup of such a source ends in a local or broadcast route (NOT_FWDED),
+// so only that outcome pays for this lookup.
 static __always_inline int is_local(void *map, const void *saddr)
 {
 	return bpf_map_lookup_elem(map, saddr) != NULL;
 }
 
-// The reply's MACs when it may be sent in place (route_state's order).
+// The reply's MACs when it may be sent in place.
 struct reply_macs {
 	__u8 next_hop[6];
 	__u8 own[6];
 };
 
-// Where a query that may be answered in place stands in its frame, and
-// which listener it is for (the served map's value).
+// Where a query that may be answered in place stands in its frame, which
+// listener it is for (the served map's value), and the MTU of the reply's
+// route (0: not known; the hot answer's size is checked against it).
 struct pkt_info {
 	__u32 listener;
 	__u32 tagged; // one VLAN tag: the IP header at 18, not 14
 	__u32 v6;
+	__u32 mtu;
 };
 
-// route_decide turns a source's cached verdict into what to do with its
-// query, copying the reply's MACs out for an answer in place. A verdict of
-// an older generation (routes, addresses or links changed since) still
-// decides while user space is asked again, as the kernel sends to a STALE
-// neighbour while it re-confirms it: a change costs no detour through the
-// kernel for every source. fresh says the verdict is of this generation;
-// ask says user space must be asked now (at most once per
-// ROUTE_ASK_AGAIN_NS, which also covers a question that was lost).
-static __always_inline int route_decide(struct route_state *st, __u32 gen, struct reply_macs *macs,
-					int *fresh, int *ask)
+// neigh_ask asks user space to have the kernel resolve a next hop, as the
+// kernel's own reply would; at most NEIGH_ASK_BURST per CPU per window, and
+// a full ring loses the question (the next query asks again).
+static __always_inline void neigh_ask(const struct bpf_fib_lookup *fib)
 {
-	if (!st) {
-		*ask = 1;
-		return CNT_PASS_ROUTE_PENDING;
+	__u32 zero = 0;
+	struct neigh_budget *b = bpf_map_lookup_elem(&neigh_budget, &zero);
+	if (!b)
+		return;
+	__u64 w = bpf_ktime_get_coarse_ns() / NEIGH_ASK_WINDOW_NS;
+	if (b->window != w) {
+		b->window = w;
+		b->asked = 0;
 	}
-	__u64 state = st->state; // read once: one word, one generation
-	__u8 verdict = state & 0xff;
-	*fresh = (__u32)(state >> 8) == gen;
-	if (!*fresh || verdict == ROUTE_PENDING) {
-		// The clock only here, off the path of known sources.
-		__u64 now = bpf_ktime_get_ns();
-		if (now - st->asked >= ROUTE_ASK_AGAIN_NS) {
-			st->asked = now; // in place: other CPUs may ask too, harmlessly
-			*ask = 1;
-		}
-	}
-	switch (verdict) {
-	case ROUTE_OK:
-	case ROUTE_OK_VIA:
-		__builtin_memcpy(macs, st->next_hop, sizeof(*macs));
-		return CNT_REDIRECT;
-	case ROUTE_REJECT:
-		return CNT_PASS_RP_FILTER;
-	case ROUTE_ELSEWHERE:
-		return CNT_PASS_ROUTED_ELSEWHERE;
-	}
-	return CNT_PASS_ROUTE_PENDING;
-}
-
-static __always_inline struct route_state route_pending(__u32 gen)
-{
-	struct route_state st = { .state = (__u64)gen << 8 | ROUTE_PENDING, .asked = bpf_ktime_get_ns() };
-	return st;
-}
-
-// route_ask asks user space about a source; a full ring loses the question,
-// which is asked again after ROUTE_ASK_AGAIN_NS.
-static __always_inline void route_ask(__u8 family, const void *src, const void *dst, __u32 len,
-				      __u16 vlan, __u32 gen, const struct ethhdr *eth)
-{
-	struct route_request *req = bpf_ringbuf_reserve(&route_requests, sizeof(*req), 0);
+	if (b->asked >= NEIGH_ASK_BURST)
+		return;
+	b->asked++;
+	struct neigh_request *req = bpf_ringbuf_reserve(&neigh_requests, sizeof(*req), 0);
 	if (!req)
 		return;
 	__builtin_memset(req, 0, sizeof(*req));
-	if (len == 4) {
-		__builtin_memcpy(req->src, src, 4);
-		__builtin_memcpy(req->dst, dst, 4);
+	if (fib->family == AF_INET) {
+		__builtin_memcpy(req->addr, &fib->ipv4_dst, 4);
+		req->family = 4;
 	} else {
-		__builtin_memcpy(req->src, src, 16);
-		__builtin_memcpy(req->dst, dst, 16);
+		__builtin_memcpy(req->addr, fib->ipv6_dst, 16);
+		req->family = 6;
 	}
-	req->gen = gen;
-	req->vlan = vlan;
-	req->family = family;
-	__builtin_memcpy(req->mac, eth->h_source, sizeof(req->mac));
+	req->ifindex = fib->ifindex;
 	bpf_ringbuf_submit(req, 0);
 }
 
-// route_check answers with the verdict user space found for a source on
-// the device the kernel delivers to: for IPv4 the kernel's own input check
-// (rp_filter), for both families the output route of the reply with its
-// next hop's MAC. An unknown source goes to the kernel, which answers it
-// itself, while user space finds out. Martians are never asked about. The
-// family's maps and key come in as arguments: inlined, they are constants.
-static __always_inline int route_check(void *routes, const void *key, void *local, __u8 family,
-				       const void *saddr, const void *daddr, __u32 alen,
-				       const struct ethhdr *eth, __u16 vlan,
-				       const struct filter_config *cfg, struct reply_macs *macs)
+// delivery_of is the device the kernel delivers a frame of this tag to.
+static __always_inline const struct delivery *delivery_of(const struct filter_config *cfg, __u16 vlan)
 {
-	__u32 gen = cfg->route_gen;
-	struct route_state *st = bpf_map_lookup_elem(routes, key);
-	int fresh = 0, ask = 0;
-	int c = route_decide(st, gen, macs, &fresh, &ask);
-	if (!(c == CNT_REDIRECT && fresh) && is_local(local, saddr))
-		return CNT_PASS_MARTIAN;
-	if (!ask)
-		return c;
-	if (!st) {
-		struct route_state pending = route_pending(gen);
-		bpf_map_update_elem(routes, key, &pending, BPF_ANY);
+	if (!vlan)
+		return cfg->dev.ifindex ? &cfg->dev : NULL;
+	return bpf_map_lookup_elem(&vlans, &vlan);
+}
+
+// route_check asks the kernel's FIB, for every query, how the kernel would
+// send the reply: from loopback (as a local socket's reply), source the
+// served address and port, destination the client, policy rules
+// honoured. A reply that leaves by the delivering device is answered in
+// place, to the next hop's MAC the lookup gives; any other outcome goes to
+// the kernel, which then applies its own input checks (rp_filter
+// included) and routes the reply itself, or is dropped where the kernel
+// would have no route back. fib arrives with the family's addresses set.
+static __always_inline int route_check(struct xdp_md *ctx, struct bpf_fib_lookup *fib, void *local,
+				       const void *saddr, __u16 sport, __u16 dport,
+				       const struct ethhdr *eth, __u16 vlan, const struct filter_config *cfg,
+				       struct reply_macs *macs, struct pkt_info *info)
+{
+	const struct delivery *dev = delivery_of(cfg, vlan);
+	if (!dev)
+		return CNT_PASS_ROUTED_ELSEWHERE; // a tag with no device: the kernel drops it
+	fib->l4_protocol = IPPROTO_UDP;
+	fib->sport = dport; // the reply's ports: multipath and port rules hash as for it
+	fib->dport = sport;
+	fib->ifindex = LOOPBACK_IFINDEX;
+
+	long rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+		if (fib->ifindex != dev->ifindex)
+			return CNT_PASS_ROUTED_ELSEWHERE;
+		// Through a bridge the next hop may sit behind another port.
+		if (dev->bridge && !mac_eq2(fib->dmac, eth->h_source))
+			return CNT_PASS_ROUTED_ELSEWHERE;
+		__builtin_memcpy(macs->next_hop, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(macs->own, dev->mac, ETH_ALEN);
+		info->mtu = fib->mtu_result;
+		return CNT_REDIRECT;
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		if (fib->ifindex != dev->ifindex)
+			return CNT_PASS_ROUTED_ELSEWHERE;
+		neigh_ask(fib);
+		return CNT_PASS_NO_NEIGH;
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return CNT_DROP_UNREACHABLE;
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return CNT_PASS_FWD_DISABLED;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED: // not asked for (tot_len 0): as any other
+		return CNT_PASS_FRAG_NEEDED;
 	}
-	route_ask(family, saddr, daddr, alen, vlan, gen, eth);
-	return c;
+	if (is_local(local, saddr))
+		return CNT_PASS_MARTIAN;
+	return CNT_PASS_NOT_FWDED;
 }
 
-static __always_inline int route_check4(const struct ethhdr *eth, __u16 vlan, __u32 saddr, __u32 daddr,
-					const struct filter_config *cfg, struct reply_macs *macs)
+static __always_inline int route_check4(struct xdp_md *ctx, const struct ethhdr *eth, __u16 vlan,
+					__u32 saddr, __u32 daddr, __u16 sport, __u16 dport,
+					const struct filter_config *cfg, struct reply_macs *macs,
+					struct pkt_info *info)
 {
-	struct route_key4 key = { .addr = saddr, .vlan = vlan };
-	return route_check(&routes4, &key, &local4, 4, &saddr, &daddr, 4, eth, vlan, cfg, macs);
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET;
+	fib.ipv4_src = daddr;
+	fib.ipv4_dst = saddr;
+	return route_check(ctx, &fib, &local4, &saddr, sport, dport, eth, vlan, cfg, macs, info);
 }
 
-static __always_inline int route_check6(const struct ethhdr *eth, __u16 vlan, const struct in6_addr *saddr,
-					const struct in6_addr *daddr, const struct filter_config *cfg,
-					struct reply_macs *macs)
+// An IPv6 link-local client is on the link by definition, and the
+// helper does not forward to link-local destinations (NOT_FWDED): it is
+// answered in place to the MAC it came from, out of the delivering device.
+static __always_inline int route_check6(struct xdp_md *ctx, const struct ethhdr *eth, __u16 vlan,
+					const struct in6_addr *saddr, const struct in6_addr *daddr,
+					__u16 sport, __u16 dport, const struct filter_config *cfg,
+					struct reply_macs *macs, struct pkt_info *info)
 {
-	struct route_key6 key = { .vlan = vlan };
-	__builtin_memcpy(key.addr, saddr, sizeof(key.addr));
-	return route_check(&routes6, &key, &local6, 6, saddr, daddr, 16, eth, vlan, cfg, macs);
+	if ((saddr->in6_u.u6_addr8[0] == 0xfe) && ((saddr->in6_u.u6_addr8[1] & 0xc0) == 0x80)) {
+		const struct delivery *dev = delivery_of(cfg, vlan);
+		if (!dev)
+			return CNT_PASS_ROUTED_ELSEWHERE;
+		__builtin_memcpy(macs->next_hop, eth->h_source, ETH_ALEN);
+		__builtin_memcpy(macs->own, dev->mac, ETH_ALEN);
+		return CNT_REDIRECT;
+	}
+	struct bpf_fib_lookup fib = {};
+	fib.family = AF_INET6;
+	__builtin_memcpy(fib.ipv6_src, daddr, 16);
+	__builtin_memcpy(fib.ipv6_dst, saddr, 16);
+	return route_check(ctx, &fib, &local6, saddr, sport, dport, eth, vlan, cfg, macs, info);
 }
 
 // Mirrors miekg/dns's default accept policy for a QUERY. Anything it would
@@ -547,8 +555,8 @@ static __always_inline int check_udp(struct udphdr *udp, void *ip_payload_end,
 	return CNT_REDIRECT;
 }
 
-static __always_inline int parse_ipv4(const struct ethhdr *eth, __u16 vlan, void *l3, void *data_end,
-				      struct reply_macs *macs, struct pkt_info *info)
+static __always_inline int parse_ipv4(struct xdp_md *ctx, const struct ethhdr *eth, __u16 vlan, void *l3,
+				      void *data_end, struct reply_macs *macs, struct pkt_info *info)
 {
 	struct iphdr *ip = l3;
 
@@ -584,7 +592,7 @@ static __always_inline int parse_ipv4(const struct ethhdr *eth, __u16 vlan, void
 	struct filter_config *cfg = get_config();
 	if (!cfg || martian4(ip->saddr, ip->daddr, udp->source) || !for_us(eth, cfg))
 		return CNT_PASS_MARTIAN;
-	return route_check4(eth, vlan, ip->saddr, ip->daddr, cfg, macs);
+	return route_check4(ctx, eth, vlan, ip->saddr, ip->daddr, udp->source, udp->dest, cfg, macs, info);
 }
 
 static __always_inline int is_ipv6_ext(__u8 nh)
@@ -605,8 +613,8 @@ static __always_inline int is_ipv6_ext(__u8 nh)
 	return 0;
 }
 
-static __always_inline int parse_ipv6(const struct ethhdr *eth, __u16 vlan, void *l3, void *data_end,
-				      struct reply_macs *macs, struct pkt_info *info)
+static __always_inline int parse_ipv6(struct xdp_md *ctx, const struct ethhdr *eth, __u16 vlan, void *l3,
+				      void *data_end, struct reply_macs *macs, struct pkt_info *info)
 {
 	struct ipv6hdr *ip6 = l3;
 
@@ -643,7 +651,7 @@ static __always_inline int parse_ipv6(const struct ethhdr *eth, __u16 vlan, void
 	struct filter_config *cfg = get_config();
 	if (!cfg || martian6(&ip6->saddr, &ip6->daddr, udp->source) || !for_us(eth, cfg))
 		return CNT_PASS_MARTIAN;
-	return route_check6(eth, vlan, &ip6->saddr, &ip6->daddr, cfg, macs);
+	return route_check6(ctx, eth, vlan, &ip6->saddr, &ip6->daddr, udp->source, udp->dest, cfg, macs, info);
 }
 
 // classify decides what a frame is; the caller turns that into a verdict.
@@ -675,9 +683,9 @@ static __always_inline int classify(struct xdp_md *ctx, struct reply_macs *macs,
 
 	info->tagged = vlan || proto != eth->h_proto;
 	if (proto == bpf_htons(ETH_P_IP))
-		return parse_ipv4(eth, vlan, l3, data_end, macs, info);
+		return parse_ipv4(ctx, eth, vlan, l3, data_end, macs, info);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return parse_ipv6(eth, vlan, l3, data_end, macs, info);
+		return parse_ipv6(ctx, eth, vlan, l3, data_end, macs, info);
 	return CNT_PASS_NOT_IP;
 }
 
@@ -716,6 +724,8 @@ static __always_inline int filter(struct xdp_md *ctx)
 	struct reply_macs macs = {};
 	struct pkt_info info = {};
 	int c = classify(ctx, &macs, &info);
+	if (c == CNT_DROP_UNREACHABLE) // the kernel's reply would go nowhere
+		return count(c, XDP_DROP);
 	if (c != CNT_REDIRECT)
 		return count(c, XDP_PASS);
 
@@ -724,6 +734,8 @@ static __always_inline int filter(struct xdp_md *ctx)
 		return count(CNT_HOT_ANSWER, XDP_TX);
 	case HOT_BROKEN:
 		return count(CNT_PASS_MALFORMED, XDP_DROP);
+	case HOT_TOO_BIG: // the kernel fragments to the route's MTU
+		return count(CNT_PASS_FRAG_NEEDED, XDP_PASS);
 	}
 
 	__u32 queue = ctx->rx_queue_index;

@@ -42,10 +42,11 @@ testnet_up() {
 }
 
 testnet_links() {
-	# rp_filter off, the kernel's default, whatever the host's: with it on,
-	# the first query from each new client goes to the kernel while afxdp
-	# learns the kernel's verdict on it, and tests that drop the kernel's
-	# UDP/53 would lose it. test/e2e/martian_test.go turns it on.
+	# rp_filter off, the kernel's default, whatever the host's (a new
+	# namespace copies the host's IPv4 defaults), so that every test network
+	# starts alike. afxdp answers in place only replies routed out of the
+	# ingress device, which strict rp_filter requires too;
+	# test/e2e/martian_test.go turns it on.
 	ip netns exec "$SRV" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 	testnet_veth "$CLI" veth-c "$SRV" veth-s "$1"
 	testnet_addr "$CLI" veth-c $TESTNET_CLI4 $TESTNET_CLI6

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/internal/fibtest"
 	"github.com/afxdp/afxdp/internal/priv"
 	"github.com/afxdp/afxdp/plugin/afxdp/frame"
 	"github.com/afxdp/afxdp/plugin/afxdp/hot"
@@ -66,21 +67,27 @@ func TestTierOf(t *testing.T) {
 }
 
 // TestXDPAnswersAsReceiveLoop: for each query shape, the XDP program's
-// reply frame (BPF_PROG_TEST_RUN on the query frame) is byte for byte the
-// frame the receive loop sends for the same entry at the moment the
-// program's TTLs stand for (hot.Table.Answer, framed by frame.Encode as
-// the datapath frames replies). hot's own tests hold Answer to the chain.
+// reply frame (BPF_PROG_TEST_RUN on the query frame, in a namespace where
+// the client is on srv's link with a permanent neighbour entry, so the
+// program's FIB lookup answers in place) is byte for byte the frame the
+// receive loop sends for the same entry at the moment the program's TTLs
+// stand for (hot.Table.Answer, framed by frame.Encode as the datapath
+// frames replies). hot's own tests hold Answer to the chain.
 func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 	priv.Require(t)
+	fx := fibtest.New(t, fibtest.Standard())
 	f, err := bpf.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	serverMAC, clientMAC := [6]byte{2, 0, 0, 0, 0, 1}, [6]byte{2, 0, 0, 0, 0, 2}
-	srv4, cli4 := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
-	srv6, cli6 := netip.MustParseAddr("fd00::1"), netip.MustParseAddr("fd00::2")
+	serverMAC, clientMAC := fibtest.ServerMAC, fibtest.ClientMAC
+	srv4, cli4 := fibtest.Server4, fibtest.Client4
+	srv6, cli6 := fibtest.Server6, fibtest.Client6
 	if err := f.SetMACs(serverMAC[:], nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SetDevices(bpf.Devices{0: {Index: fx.Index("srv"), MAC: serverMAC}}); err != nil {
 		t.Fatal(err)
 	}
 	const id = 5
@@ -89,11 +96,6 @@ func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	routes, err := f.RouteRequests()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer routes.Close()
 
 	type shape struct {
 		name           string
@@ -211,33 +213,18 @@ func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	routed := map[bool]bool{}
 	for i, s := range shapes {
 		qid := uint16(1000 + i)
 		q, _ := msg(s, qid).Pack()
 		h := header(s, uint16(40000+i))
 		in := build(h, q)
-		run := func() (uint32, []byte) {
-			out := make([]byte, len(in)+600)
-			opts := &ebpf.RunOptions{Data: in, DataOut: out}
-			ret, err := f.Program().Run(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ret, opts.DataOut
+		out := make([]byte, len(in)+600)
+		opts := &ebpf.RunOptions{Data: in, DataOut: out}
+		ret, err := fx.Run(f.Program(), opts)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !routed[s.v6] { // the first query of each source asks for its route
-			run()
-			req, ok := readRoute(t, routes)
-			if !ok {
-				t.Fatal("no route request")
-			}
-			if err := f.SetRoute(req, bpf.Route{Verdict: bpf.RouteOK, NextHop: clientMAC, Own: serverMAC}); err != nil {
-				t.Fatal(err)
-			}
-			routed[s.v6] = true
-		}
-		ret, got := run()
+		got := opts.DataOut
 		// The receive loop's reply, at until.
 		var pq hot.Query
 		if r := hot.ParseQuery(q, &pq); r != hot.OK {
@@ -266,27 +253,4 @@ func mustRR(t *testing.T, s string) dns.RR {
 		t.Fatal(err)
 	}
 	return rr
-}
-
-// readRoute waits up to a second for the program's route request.
-func readRoute(t *testing.T, rd *bpf.RouteReader) (bpf.RouteRequest, bool) {
-	t.Helper()
-	type got struct {
-		req bpf.RouteRequest
-		err error
-	}
-	c := make(chan got, 1)
-	go func() {
-		req, err := rd.Read()
-		c <- got{req, err}
-	}()
-	select {
-	case g := <-c:
-		if g.err != nil {
-			t.Fatalf("reading route requests: %v", g.err)
-		}
-		return g.req, true
-	case <-time.After(time.Second):
-		return bpf.RouteRequest{}, false
-	}
 }

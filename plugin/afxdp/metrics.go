@@ -44,6 +44,7 @@ var (
 
 	xdpRedirected = desc("xdp_redirected_total", "Frames the XDP program redirected to an AF_XDP socket.", "interface")
 	xdpPassed     = desc("xdp_passed_total", "Frames the XDP program passed to the kernel, by reason.", "interface", "reason")
+	xdpDropped    = desc("xdp_dropped_total", "Frames the XDP program dropped, by reason (unreachable: no route back, as the kernel's reply would find none).", "interface", "reason")
 	xdpAnswered   = desc("xdp_answered_total", "Queries the XDP program answered itself (hot answers, XDP_TX).", "interface")
 	xdpMode       = desc("xdp_mode", "XDP attach mode in use (1 for the mode label that applies).", "interface", "mode")
 	zeroCopy      = desc("zerocopy", "1 if the AF_XDP sockets run in zero-copy mode, 0 in copy mode.", "interface")
@@ -64,7 +65,7 @@ var (
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
-		xdpRedirected, xdpPassed, xdpAnswered, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
+		xdpRedirected, xdpPassed, xdpDropped, xdpAnswered, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
 		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions} {
 		ch <- d
 	}
@@ -181,8 +182,12 @@ func collectFilter(ch chan<- prometheus.Metric, name string, c *bpf.Counters) {
 	ch <- prometheus.MustNewConstMetric(xdpRedirected, prometheus.CounterValue, float64(c[bpf.Redirect]), name)
 	ch <- prometheus.MustNewConstMetric(xdpAnswered, prometheus.CounterValue, float64(c[bpf.HotAnswer]), name)
 	for i, v := range c {
-		if bpf.Counter(i) != bpf.Redirect && bpf.Counter(i) != bpf.HotAnswer {
-			ch <- prometheus.MustNewConstMetric(xdpPassed, prometheus.CounterValue, float64(v), name, bpf.Counter(i).String())
+		switch c := bpf.Counter(i); {
+		case c == bpf.Redirect || c == bpf.HotAnswer:
+		case c.Dropped():
+			ch <- prometheus.MustNewConstMetric(xdpDropped, prometheus.CounterValue, float64(v), name, c.String())
+		default:
+			ch <- prometheus.MustNewConstMetric(xdpPassed, prometheus.CounterValue, float64(v), name, c.String())
 		}
 	}
 }

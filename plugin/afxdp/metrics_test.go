@@ -119,8 +119,25 @@ coredns_afxdp_xdp_answered_total{interface="eth0"} %d
 	if err := testutil.CollectAndCompare(col, strings.NewReader(want), ns+"xdp_answered_total"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(col, ns+"xdp_passed_total"); n != bpf.NumCounters-2 {
-		t.Errorf("%d xdp_passed_total series, want one per counter but redirect and hot_answer (%d)", n, bpf.NumCounters-2)
+	dropped := 0
+	for i := range bpf.NumCounters {
+		if bpf.Counter(i).Dropped() {
+			dropped++
+		}
+	}
+	if dropped == 0 {
+		t.Fatal("no counter counts drops")
+	}
+	if n := testutil.CollectAndCount(col, ns+"xdp_passed_total"); n != bpf.NumCounters-2-dropped {
+		t.Errorf("%d xdp_passed_total series, want one per counter but redirect, hot_answer and the drops (%d)", n, bpf.NumCounters-2-dropped)
+	}
+	want = fmt.Sprintf(`
+# HELP coredns_afxdp_xdp_dropped_total Frames the XDP program dropped, by reason (unreachable: no route back, as the kernel's reply would find none).
+# TYPE coredns_afxdp_xdp_dropped_total counter
+coredns_afxdp_xdp_dropped_total{interface="eth0",reason="unreachable"} %d
+`, 2*100*(int(bpf.DropUnreachable)+1))
+	if err := testutil.CollectAndCompare(col, strings.NewReader(want), ns+"xdp_dropped_total"); err != nil {
+		t.Error(err)
 	}
 	if problems, err := testutil.CollectAndLint(col); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %+v", err, problems)

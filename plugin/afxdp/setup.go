@@ -22,6 +22,8 @@ const pluginName = "afxdp"
 
 var log = clog.NewWithPlugin(pluginName)
 
+func init() { datapath.Notice = log.Infof }
+
 func init() { plugin.Register(pluginName, setup) }
 
 // setup parses one server block's afxdp directive and records its claim on
@@ -188,6 +190,10 @@ func parseOption(c *caddy.Controller, s *settings) error {
 		if err = oneArg(args); err == nil {
 			o.Takeover.Token, err = parseToken(args[0])
 		}
+	case "forwarding":
+		if err = oneArg(args); err == nil {
+			o.Forwarding, err = parseForwarding(args[0])
+		}
 	default:
 		return c.Errf("unknown option %q", opt)
 	}
@@ -195,6 +201,18 @@ func parseOption(c *caddy.Controller, s *settings) error {
 		return c.Errf("%s: %v", opt, err)
 	}
 	return nil
+}
+
+// parseForwarding reads what may be done with loopback forwarding, which
+// the XDP route check needs on.
+func parseForwarding(v string) (datapath.Forwarding, error) {
+	switch v {
+	case "set":
+		return datapath.ForwardingSet, nil
+	case "keep":
+		return datapath.ForwardingKeep, nil
+	}
+	return 0, fmt.Errorf("%q: want set or keep", v)
 }
 
 func parseQueues(args []string) ([]int, error) {

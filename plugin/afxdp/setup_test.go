@@ -72,6 +72,9 @@ func TestParse(t *testing.T) {
 			withOpts(func(o *datapath.Options) { o.MaxWorkers = 1 })},
 		{"handover", "afxdp lo {\n\thandover node-local-dns\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.Takeover.Token = "node-local-dns" })},
+		{"forwarding keep", "afxdp lo {\n\tforwarding keep\n}", []string{"lo"},
+			withOpts(func(o *datapath.Options) { o.Forwarding = datapath.ForwardingKeep })},
+		{"forwarding set", "afxdp lo {\n\tforwarding keep\n\tforwarding set\n}", []string{"lo"}, datapath.DefaultOptions()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,6 +134,7 @@ func TestParseErrors(t *testing.T) {
 		{"two xdp_modes", "afxdp lo {\n\tbatch 32\n\txdp_mode native generic\n}", 3, "xdp_mode: takes one value, got 2"},
 		{"handover with a control character", "afxdp lo {\n\tbatch 32\n\thandover \"a\tb\"\n}", 3, `handover: "a\tb": want up to 256 printable ASCII characters`},
 		{"handover twice", "afxdp lo {\n\tbatch 32\n\thandover a b\n}", 3, "handover: takes one value, got 2"},
+		{"bad forwarding", "afxdp lo {\n\tbatch 32\n\tforwarding on\n}", 3, `forwarding: "on": want set or keep`},
 		{"bad bind_mode", "afxdp lo {\n\tbatch 32\n\tbind_mode fast\n}", 3, `bind_mode: unknown bind mode "fast"`},
 		{"two bind_modes", "afxdp lo {\n\tbatch 32\n\tbind_mode copy zerocopy\n}", 3, "bind_mode: takes one value, got 2"},
 		{"duplicate queue", "afxdp lo {\n\tbatch 32\n\tqueues 0 1 0\n}", 3, "queues: queue 0 named twice"},

@@ -179,7 +179,8 @@ func TestTransitIsForwarded(t *testing.T) {
 	if d := metric(after, "coredns_afxdp_rx_frames_total") - metric(before, "coredns_afxdp_rx_frames_total"); d != 0 {
 		t.Errorf("afxdp received %v frames of transit traffic", d)
 	}
-	if !strings.Contains(ups.output(), cli4.String()+":") {
+	// The log line may reach us a moment after the answer.
+	if !ups.waitFor(cli4.String()+":", time.Second) {
 		t.Errorf("the upstream did not see the client's query:\n%s", ups.output())
 	}
 }

@@ -3,13 +3,16 @@ package e2e
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
+	"regexp"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/afxdp/afxdp/internal/pkt"
+	"github.com/afxdp/afxdp/plugin/afxdp/route"
 )
 
 // These tests play an attacker on the server's link: queries from sources
@@ -117,19 +120,34 @@ func TestMartianSources(t *testing.T) {
 		}
 	}
 	// Ordinary sources, through AF_XDP: the kernel's UDP/53 is dropped now.
-	// The first queries from a source go to the kernel while afxdp asks
-	// about its route (and, for a next hop the server never sent to, while
-	// the kernel resolves it: a second or so).
 	a.dropKernelDNS()
 	for _, src := range []netip.Addr{cli4, netip.MustParseAddr("fd00::2")} {
-		got := 0
-		for end := time.Now().Add(5 * time.Second); got == 0 && time.Now().Before(end); {
-			got = a.send(a.frame(src, 40053, a.smac), 1)
-		}
-		if got != 1 {
+		if got := a.firstAnswered(src); got != 1 {
 			t.Errorf("ordinary source %s: %d answers, want 1", src, got)
 		}
 	}
+}
+
+// firstAnswered sends one query from src on the link and returns how many
+// answers came back. The route is looked up for every query, so the first
+// is answered in place, unless the server's kernel has no neighbour entry
+// for src yet (it never heard from that address: waitAFXDP talked IPv4
+// only): then that query must be counted no_neigh, and the next one, once
+// the kernel has resolved src (asked by afxdp), is answered in place.
+func (a *attack) firstAnswered(src netip.Addr) int {
+	a.t.Helper()
+	noNeigh := a.passed("no_neigh")
+	got := a.send(a.frame(src, 40053, a.smac), 1)
+	if got != 0 {
+		return got
+	}
+	if d := a.passed("no_neigh") - noNeigh; d != 1 {
+		a.t.Errorf("%s: no answer and no_neigh moved by %v, want 1", src, d)
+		return got
+	}
+	a.t.Logf("%s: the server had no neighbour entry: the first query went to the kernel", src)
+	time.Sleep(time.Second)
+	return a.send(a.frame(src, 40053, a.smac), 1)
 }
 
 // TestOtherHostMAC: on a promiscuous interface XDP sees frames for other
@@ -156,61 +174,107 @@ func TestOtherHostMAC(t *testing.T) {
 	}
 }
 
-// TestRPFilter: the kernel's reverse-path filter is followed, strict and
-// loose, as it changes. The server reaches 198.18.1.0/24 through veth-su,
-// and has no route at all to 198.19.200.0/24.
+// TestRPFilter: the program answers in place only a query whose reply
+// leaves by veth-s; every other one goes to the kernel, which applies its
+// reverse-path filter itself. Under each setting (strict, loose and off,
+// per interface and for all), for each kind of source, afxdp's outcome
+// must agree with the kernel's own verdict on the source (route.Conn's
+// InputOK, as `ip route get SRC iif veth-s` asks, is the oracle): answered
+// in place only a source the kernel accepts, and a passed query reaches the
+// kernel's UDP input exactly when the kernel accepts it. The server
+// reaches 198.18.1.0/24 through veth-su, 198.19.5.0/24 through the client
+// and 198.19.200.0/24 not at all.
 func TestRPFilter(t *testing.T) {
 	a := newAttack(t)
-	spoofed := netip.MustParseAddr("198.18.1.7")      // routed out of veth-su
-	unroutable := netip.MustParseAddr("198.19.200.1") // no route
-	set := func(all, dev int) {
-		a.srv.Run("sysctl", "-qw", fmt.Sprintf("net.ipv4.conf.all.rp_filter=%d", all), fmt.Sprintf("net.ipv4.conf.veth-s.rp_filter=%d", dev))
-		time.Sleep(1500 * time.Millisecond) // followed within a second
-	}
-	refused := func(src netip.Addr) {
-		t.Helper()
-		const n = 20
-		rp, pending, redirected := a.passed("rp_filter"), a.passed("route_pending"), a.redirected()
-		if got := a.send(a.frame(src, 40053, a.smac), n); got != 0 {
-			t.Errorf("%s: %d answers, want none", src, got)
+	// Counted, not dropped: the input hook sees what passed the kernel's
+	// input route lookup, rp_filter included.
+	a.srv.Run("nft", `add table inet rpf { chain in { type filter hook input priority 0; iifname "veth-s" udp dport 53 counter; }; }`)
+	a.srv.Run("ip", "route", "add", "198.19.5.0/24", "via", cli4.String())
+	var conn *route.Conn
+	iif := 0
+	if err := a.srv.Do(func() error {
+		nif, err := net.InterfaceByName("veth-s")
+		if err != nil {
+			return err
 		}
-		drp, dpending := a.passed("rp_filter")-rp, a.passed("route_pending")-pending
-		if drp == 0 || drp+dpending != n || a.redirected() != redirected {
-			t.Errorf("%s: rp_filter +%v, route_pending +%v, redirected +%v; want rp_filter > 0, %d in all, none redirected",
-				src, drp, dpending, a.redirected()-redirected, n)
-		}
+		iif = nif.Index
+		conn, err = route.Open()
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { conn.Close() })
 
-	set(0, 1) // strict, per interface: the larger value applies
-	refused(spoofed)
-	set(2, 0) // loose
-	refused(unroutable)
-	// Loose accepts what is routable at all, but the server's route to it
-	// leaves by veth-su: the kernel answers it, there, and it is counted
-	// as routed elsewhere (TestRouting has the whole story).
-	elsewhere := func(what string) {
-		t.Helper()
-		a.send(a.frame(spoofed, 40053, a.smac), 1) // asked about meanwhile
-		before, redirected := a.passed("routed_elsewhere"), a.redirected()
-		if got := a.send(a.frame(spoofed, 40053, a.smac), 5); got != 0 {
-			t.Errorf("%s, routable %s: %d answers on the client's link, want none", what, spoofed, got)
-		}
-		if d := a.passed("routed_elsewhere") - before; d != 5 || a.redirected() != redirected {
-			t.Errorf("%s, routable %s: routed_elsewhere +%v, redirected +%v; want 5 and 0", what, spoofed, d, a.redirected()-redirected)
+	sources := []struct {
+		what   string
+		src    netip.Addr
+		reason string // the xdp_passed reason; "" for answered in place
+	}{
+		{"on the link", cli4, ""},
+		{"routed through the client", netip.MustParseAddr("198.19.5.9"), ""},
+		{"routed out of veth-su", netip.MustParseAddr("198.18.1.7"), "routed_elsewhere"},
+		{"unroutable", netip.MustParseAddr("198.19.200.1"), "not_fwded"},
+	}
+	const n = 5
+	accepted := map[bool]int{}
+	for _, rp := range []struct {
+		name     string
+		all, dev int
+	}{
+		{"strict on veth-s", 0, 1}, {"strict for all", 1, 0}, {"loose", 2, 0},
+		{"strict for all, loose on veth-s (the larger applies)", 1, 2}, {"off", 0, 0},
+	} {
+		a.srv.Run("sysctl", "-qw", fmt.Sprintf("net.ipv4.conf.all.rp_filter=%d", rp.all), fmt.Sprintf("net.ipv4.conf.veth-s.rp_filter=%d", rp.dev))
+		for _, s := range sources {
+			ok, err := conn.InputOK(iif, s.src, srv4)
+			if err != nil {
+				t.Fatalf("%s, %s: asking the kernel: %v", rp.name, s.src, err)
+			}
+			accepted[ok]++
+			before, kernel0 := a.metrics(a.srv, 9153), a.kernelInput()
+			answers := a.send(a.frame(s.src, 40053, a.smac), n)
+			after, kernel := a.metrics(a.srv, 9153), a.kernelInput()-kernel0
+			redirected := metric(after, "coredns_afxdp_xdp_redirected_total") - metric(before, "coredns_afxdp_xdp_redirected_total")
+			label := fmt.Sprintf("reason=%q", s.reason)
+			passed := metric(after, "coredns_afxdp_xdp_passed_total", label) - metric(before, "coredns_afxdp_xdp_passed_total", label)
+			where := fmt.Sprintf("rp_filter %s, %s %s (the kernel accepts it: %v)", rp.name, s.what, s.src, ok)
+			t.Logf("%s: %v redirected, %v passed, %d at the kernel's input, %d answers", where, redirected, passed, kernel, answers)
+			if s.reason == "" {
+				if !ok {
+					t.Errorf("%s: the kernel refuses it, yet afxdp answers it in place", where)
+				}
+				if redirected != n || answers != n || kernel != 0 {
+					t.Errorf("%s: %v redirected, %d answers, %d at the kernel's input; want %d, %d, 0", where, redirected, answers, kernel, n, n)
+				}
+				continue
+			}
+			// Passed: the kernel has the last word, and no answer comes
+			// back on this link (the kernel's would leave by veth-su, or
+			// find no route).
+			want := 0
+			if ok {
+				want = n
+			}
+			if redirected != 0 || passed != n || kernel != want || answers != 0 {
+				t.Errorf("%s: %v redirected, %s +%v, %d at the kernel's input, %d answers; want 0, %d, %d, 0\n%s",
+					where, redirected, s.reason, passed, kernel, answers, n, want, moved(before, after, "coredns_afxdp_xdp"))
+			}
 		}
 	}
-	elsewhere("loose")
-
-	// Off: the same.
-	set(0, 0)
-	a.dropKernelDNS()
-	elsewhere("rp_filter off")
-	// Strict again, for an ordinary client: answered through AF_XDP from
-	// the second query on.
-	set(1, 1)
-	a.send(a.frame(cli4, 40053, a.smac), 1)
-	time.Sleep(50 * time.Millisecond)
-	if got := a.send(a.frame(cli4, 40053, a.smac), 3); got != 3 {
-		t.Errorf("strict, ordinary client: %d answers through AF_XDP, want 3", got)
+	// The matrix holds sources the kernel refuses and sources it accepts.
+	if accepted[true] == 0 || accepted[false] == 0 {
+		t.Errorf("the kernel accepted %d and refused %d of the sources: the matrix tests nothing", accepted[true], accepted[false])
 	}
 }
+
+// kernelInput is what rpf's counter in the server's input hook counted.
+func (a *attack) kernelInput() int {
+	out := a.srv.Run("nft", "list", "chain", "inet", "rpf", "in")
+	var p int
+	if m := packetsRE.FindStringSubmatch(out); m != nil {
+		fmt.Sscan(m[1], &p)
+	}
+	return p
+}
+
+var packetsRE = regexp.MustCompile(`packets (\d+)`)

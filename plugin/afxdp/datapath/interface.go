@@ -161,7 +161,7 @@ func open(name string, opts Options, h Handler, old *Interface, loaded *bpf.Filt
 			}
 		}
 	}
-	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu, onQueue); err != nil {
+	if i.mirror, err = startMirror(name, i.index, i.filter, &i.mtu, onQueue, opts.Forwarding); err != nil {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
 	switch {

@@ -13,28 +13,32 @@ import (
 	"github.com/afxdp/afxdp/plugin/afxdp/xsk"
 )
 
-// rpPoll is how often the rp_filter setting is re-read; the kernel
-// announces sysctl changes only to netconf listeners, and two small reads a
-// second cost nothing.
-const rpPoll = time.Second
+// fwdPoll is how often loopback's forwarding setting is re-read: writing
+// net.ipv4.ip_forward or conf.all.forwarding resets every device's, and
+// the kernel announces sysctl changes only to netconf listeners.
+const fwdPoll = time.Second
 
-// mirror keeps the filter's copy of the kernel's input checks current: the
-// interface's MACs, the namespace's local addresses, the rp_filter setting,
-// and the verdict on each source the program asks about (routing.go). The
-// same rtnetlink announcements keep the TX path's MTU current and tell the
-// owner when the RX queue count changed. It is built in the interface's
-// network namespace (by Open) and follows it from any goroutine afterwards.
+// Notice reports what the datapath did on its own that an operator should
+// know (a setting it restored). The plugin sets it to its log.
+var Notice = func(format string, args ...any) {}
+
+// mirror keeps what the filter knows of the kernel current: the
+// interface's MACs, the namespace's local addresses and the devices the
+// kernel delivers frames to; it resolves the next hops the program asks
+// about and keeps loopback forwarding on (routing.go). The same rtnetlink
+// announcements keep the TX path's MTU current and tell the owner when
+// the RX queue count changed. It is built in the interface's network
+// namespace (by Open) and follows it from any goroutine afterwards.
 type mirror struct {
 	name    string
 	index   int
 	filter  *bpf.Filter
 	conn    *route.Conn
 	watch   *route.Watcher
-	neigh   *route.Watcher
-	rp      *route.RPFilter
-	devs    atomic.Pointer[devices] // where the kernel delivers frames, by VLAN tag
-	hops    hops
-	reqs    *bpf.RouteReader
+	fwd     []*forwarding
+	policy  Forwarding
+	asked   asked
+	reqs    *bpf.NeighbourReader
 	mtu     *atomic.Int64 // the interface's, kept current for the TX path
 	queues  *xsk.QueueCounter
 	onQueue func(n int) // told the RX queue count after each sync (nil: not followed)
@@ -47,18 +51,23 @@ type mirror struct {
 
 // startMirror tells the filter what the kernel knows now and starts
 // following it. The filter is right before the first frame arrives.
-func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQueue func(int)) (_ *mirror, err error) {
-	m := &mirror{name: name, index: index, filter: f, mtu: mtu, onQueue: onQueue, changed: make(chan struct{}, 1), stop: make(chan struct{}),
-		hops: hops{mac: make(map[nextHop]hop)}}
+func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQueue func(int), policy Forwarding) (_ *mirror, err error) {
+	m := &mirror{name: name, index: index, filter: f, mtu: mtu, onQueue: onQueue, policy: policy,
+		changed: make(chan struct{}, 1), stop: make(chan struct{}),
+		asked: asked{when: make(map[bpf.NeighbourRequest]time.Time)}}
 	defer func() {
 		if err != nil {
 			m.close()
 		}
 	}()
-	if m.conn, err = route.Open(); err != nil {
+	var set []string
+	if m.fwd, set, err = openForwarding(policy); err != nil {
 		return nil, err
 	}
-	if m.rp, err = route.OpenRPFilter(name); err != nil {
+	for _, s := range set {
+		Notice("interface %s: set %s=1: the XDP route check looks routes up from loopback (this forwards nothing between interfaces)", name, s)
+	}
+	if m.conn, err = route.Open(); err != nil {
 		return nil, err
 	}
 	if m.queues, err = xsk.NewQueueCounter(name); err != nil {
@@ -67,13 +76,10 @@ func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQue
 	if err := m.sync(); err != nil {
 		return nil, err
 	}
-	if _, err := m.pollRP(-1); err != nil {
+	if m.reqs, err = f.NeighbourRequests(); err != nil {
 		return nil, err
 	}
-	if m.reqs, err = f.RouteRequests(); err != nil {
-		return nil, err
-	}
-	m.watch, err = route.Watch(route.Addrs|route.Routes|route.Links, func() {
+	m.watch, err = route.Watch(route.Addrs|route.Links, func() {
 		select {
 		case m.changed <- struct{}{}:
 		default:
@@ -82,18 +88,14 @@ func startMirror(name string, index int, f *bpf.Filter, mtu *atomic.Int64, onQue
 	if err != nil {
 		return nil, err
 	}
-	if m.neigh, err = route.WatchNeighbours(m.neighbourChanged, m.countedFlush); err != nil {
-		return nil, err
-	}
 	m.wg.Add(2)
-	go m.answer()
+	go m.resolve()
 	go m.follow()
 	return m, nil
 }
 
-// sync re-reads the MTU, the MACs, the delivering devices and local
-// addresses and forgets every route verdict: whatever changed, the kernel
-// may now judge sources differently.
+// sync re-reads the MTU, the MACs, the delivering devices and the local
+// addresses.
 func (m *mirror) sync() error {
 	l, err := m.conn.Link(m.index)
 	if err != nil {
@@ -122,7 +124,9 @@ func (m *mirror) sync() error {
 	if err != nil {
 		return err
 	}
-	m.devs.Store(&devs)
+	if err := m.filter.SetDevices(devs); err != nil {
+		return fmt.Errorf("interface %s: %w", m.name, err)
+	}
 	addrs, err := m.conn.LocalAddrs()
 	if err != nil {
 		return err
@@ -130,53 +134,40 @@ func (m *mirror) sync() error {
 	if err := m.filter.SetLocalAddrs(addrs); err != nil {
 		return fmt.Errorf("interface %s: %w", m.name, err)
 	}
-	return m.flush()
+	return nil
 }
 
-// flush forgets every verdict.
-func (m *mirror) flush() error {
-	m.hops.reset()
-	return m.filter.FlushRoutes()
-}
-
-func (m *mirror) countedFlush() {
-	if err := m.flush(); err != nil {
-		m.errs.Add(1)
-	}
-}
-
-// neighbourChanged flushes the verdicts when a next hop they send to got
-// another MAC or became unreachable (hops.stale says which changes count).
-func (m *mirror) neighbourChanged(ch route.NeighbourChange) {
-	if m.hops.stale(ch) {
-		m.countedFlush()
-	}
-}
-
-// pollRP sets the filter's rp_filter mode if it differs from last.
-func (m *mirror) pollRP(last int) (int, error) {
-	mode, err := m.rp.Read()
-	if err != nil {
-		return last, err
-	}
-	if mode > bpf.RPLoose { // as the kernel reads it: any other odd value is strict
-		mode = bpf.RPStrict
-	}
-	if mode != last {
-		m.hops.reset()
-		if err := m.filter.SetRPFilter(mode); err != nil {
-			return last, err
+// checkForwarding re-reads loopback's forwarding settings: turned off at
+// run time, each is set again (ForwardingSet) or reported once per outage
+// (ForwardingKeep); meanwhile the program passes every query to the
+// kernel (xdp_passed{reason="fwd_disabled"}).
+func (m *mirror) checkForwarding() error {
+	var errs []error
+	for _, f := range m.fwd {
+		changed, err := ensure(f.sysctl, m.policy)
+		var off *ForwardingOffError
+		switch {
+		case errors.As(err, &off):
+			if !f.warned {
+				Notice("interface %s: %v; until then every query goes to the kernel", m.name, err)
+				f.warned = true
+			}
+		case err != nil:
+			errs = append(errs, err)
+		case changed:
+			Notice("interface %s: %s was reset to 0 (writing ip_forward or conf.all.forwarding does that): set it to 1 again", m.name, f.sysctl.Name)
+		default:
+			f.warned = false
 		}
 	}
-	return mode, nil
+	return errors.Join(errs...)
 }
 
-// follow re-syncs on every rtnetlink announcement and polls rp_filter.
+// follow re-syncs on every rtnetlink announcement and polls forwarding.
 func (m *mirror) follow() {
 	defer m.wg.Done()
-	tick := time.NewTicker(rpPoll)
+	tick := time.NewTicker(fwdPoll)
 	defer tick.Stop()
-	mode := -1
 	for {
 		var err error
 		select {
@@ -185,7 +176,7 @@ func (m *mirror) follow() {
 		case <-m.changed:
 			err = m.sync()
 		case <-tick.C:
-			mode, err = m.pollRP(mode)
+			err = m.checkForwarding()
 		}
 		if err != nil {
 			m.errs.Add(1)
@@ -193,12 +184,11 @@ func (m *mirror) follow() {
 	}
 }
 
-// answer asks the kernel about each source the program asks about. A
-// source whose next hop is not resolved yet is recorded as pending, and
-// one it could not ask about keeps what it had: the program passes its
-// queries to the kernel (or follows the older verdict) and asks again a
-// second later.
-func (m *mirror) answer() {
+// resolve has the kernel resolve each next hop the program found without
+// a neighbour entry, as the kernel's own reply would: the queries to it
+// go to the kernel meanwhile, and the next one after the kernel's probe
+// is answered in place, even when the kernel never replies itself.
+func (m *mirror) resolve() {
 	defer m.wg.Done()
 	for {
 		req, err := m.reqs.Read()
@@ -209,17 +199,10 @@ func (m *mirror) answer() {
 			m.errs.Add(1)
 			continue
 		}
-		if m.hops.full() {
-			m.countedFlush()
+		if !m.asked.first(req, time.Now()) {
+			continue
 		}
-		r, err := m.judge(req)
-		if errors.Is(err, errPending) {
-			r, err = bpf.Route{Verdict: bpf.RoutePending}, nil
-		}
-		if err == nil {
-			err = m.filter.SetRoute(req, r)
-		}
-		if err != nil {
+		if err := m.conn.Resolve(req.Index, req.Addr); err != nil {
 			m.errs.Add(1)
 		}
 	}
@@ -228,14 +211,11 @@ func (m *mirror) answer() {
 func (m *mirror) close() {
 	close(m.stop)
 	m.watch.Stop()
-	m.neigh.Stop()
 	if m.reqs != nil {
 		m.reqs.Close()
 	}
 	m.wg.Wait()
-	if m.rp != nil {
-		m.rp.Close()
-	}
+	closeForwarding(m.fwd)
 	if m.conn != nil {
 		m.conn.Close()
 	}

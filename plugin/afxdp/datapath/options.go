@@ -21,6 +21,28 @@ type Options struct {
 	MaxWorkers int        // goroutines per queue that run the Handler (misses block one each)
 	MaxPending int        // queries per queue received but not yet answered
 	Takeover   Takeover   // when to take the interface over from another afxdp process
+	Forwarding Forwarding // whether loopback forwarding (the route check needs it) may be turned on
+}
+
+// Forwarding says what Open does when loopback forwarding is off: the
+// program's per-query route lookup (bpf_fib_lookup from loopback, as a
+// local socket's reply is routed) needs it on.
+type Forwarding int
+
+const (
+	// ForwardingSet turns it on (and on again when something resets it),
+	// saying so in the log. It forwards nothing between interfaces.
+	ForwardingSet Forwarding = iota
+	// ForwardingKeep leaves it alone: Open fails naming the setting when
+	// it is off, and a reset at run time is reported, not undone.
+	ForwardingKeep
+)
+
+func (f Forwarding) String() string {
+	if f == ForwardingKeep {
+		return "keep"
+	}
+	return "set"
 }
 
 // DefaultOptions serve all queues in auto modes.
@@ -41,7 +63,7 @@ func DefaultOptions() Options {
 func (o Options) Equal(other Options) bool {
 	return slices.Equal(o.Queues, other.Queues) && o.XDPMode == other.XDPMode && o.Socket == other.Socket &&
 		o.Batch == other.Batch && o.MaxWorkers == other.MaxWorkers && o.MaxPending == other.MaxPending &&
-		o.Takeover == other.Takeover
+		o.Takeover == other.Takeover && o.Forwarding == other.Forwarding
 }
 
 // Validate checks the options that do not depend on the interface.

@@ -3,55 +3,42 @@ package datapath
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/afxdp/afxdp/bpf"
 	"github.com/afxdp/afxdp/plugin/afxdp/route"
 )
 
-// The program answers a query in place only if the kernel would accept it
-// and would send the reply the same way: out of the device the frame was
-// delivered to, to the next hop the route names. The mirror asks the
-// kernel both questions, once per source and generation, and keeps the
-// generation current.
+// The program asks the kernel's FIB about every query's reply itself
+// (bpf_fib_lookup); user space keeps no verdict per source. It tells the
+// program where the kernel delivers frames (readDevices), and resolves
+// the next hops the program finds without a neighbour entry.
 
-// device is where the kernel delivers a frame: the interface, its bridge
-// (or bond) on a port, or the VLAN device over either for a tagged frame.
-type device struct {
-	index  int
-	mac    [6]byte
-	bridge bool // replies the bridge forwards by its own table: only to the query's MAC
-}
-
-// devices maps a frame's VLAN tag (as bpf.RouteRequest.VLAN; 0 untagged)
-// to its device. Rebuilt on every link change, read without a lock.
-type devices map[uint16]device
-
-// readDevices finds the device of untagged frames and the VLAN devices
-// over it.
-func readDevices(conn *route.Conn, l route.Link) (devices, error) {
-	base := device{index: l.Index, mac: mac6(l.MAC)}
+// readDevices finds the device of untagged frames (the interface, or its
+// bridge or bond on a port) and the VLAN devices over it.
+func readDevices(conn *route.Conn, l route.Link) (bpf.Devices, error) {
+	base := bpf.Device{Index: l.Index, MAC: mac6(l.MAC)}
 	if l.Master != 0 {
 		m, err := conn.Link(l.Master)
 		if err != nil {
 			return nil, err
 		}
 		if m.Kind == "bridge" || m.Kind == "bond" {
-			base = device{index: m.Index, mac: mac6(m.MAC), bridge: m.Kind == "bridge"}
+			base = bpf.Device{Index: m.Index, MAC: mac6(m.MAC), Bridge: m.Kind == "bridge"}
 		}
 	}
-	vlans, err := conn.VLANs(base.index)
+	vlans, err := conn.VLANs(base.Index)
 	if err != nil {
 		return nil, err
 	}
-	d := devices{0: base}
+	d := bpf.Devices{0: base}
 	for _, v := range vlans {
 		key := v.ID
 		if v.AD {
 			key |= bpf.VLAN8021AD
 		}
-		d[key] = device{index: v.Index, mac: mac6(v.MAC), bridge: base.bridge}
+		d[key] = bpf.Device{Index: v.Index, MAC: mac6(v.MAC), Bridge: base.Bridge}
 	}
 	return d, nil
 }
@@ -61,146 +48,106 @@ func mac6(b net.HardwareAddr) (m [6]byte) {
 	return m
 }
 
-// errPending: the next hop's MAC is not known yet. The source stays
-// pending: its queries go to the kernel while the kernel resolves the next
-// hop (asked to by judge, as the kernel's own reply would), and the
-// program asks again a second later.
-var errPending = errors.New("next hop unresolved")
+// resolveAgain is how long a next hop asked about is not asked about
+// again: the kernel's probe (ARP or ND) takes about this long to answer,
+// and the program asks on every query meanwhile (within its rate limit).
+const resolveAgain = time.Second
 
-// judge finds the verdict on queries like req's.
-func (m *mirror) judge(req bpf.RouteRequest) (bpf.Route, error) {
-	dev, ok := (*m.devs.Load())[req.VLAN]
-	if !ok { // no device for the tag: the kernel drops such frames
-		return bpf.Route{Verdict: bpf.RouteElsewhere}, nil
-	}
-	if req.Src.Is4() {
-		ok, err := m.conn.InputOK(dev.index, req.Src, req.Dst)
-		if err != nil {
-			return bpf.Route{}, err
-		}
-		if !ok {
-			return bpf.Route{Verdict: bpf.RouteReject}, nil
-		}
-	}
-	oif := 0
-	if req.Src.Is6() && req.Src.IsLinkLocalUnicast() {
-		oif = dev.index // the socket's reply is scoped to the ingress device
-	}
-	path, ok, err := m.conn.OutputRoute(req.Dst, req.Src, oif)
-	if err != nil {
-		return bpf.Route{}, err
-	}
-	if !ok || path.OIF != dev.index {
-		return bpf.Route{Verdict: bpf.RouteElsewhere}, nil
-	}
-	nh := nextHop{dev.index, path.NextHop}
-	m.hops.use(nh) // before reading it: a change from here on is seen
-	n, found, err := m.conn.Neighbour(dev.index, path.NextHop)
-	if err != nil {
-		return bpf.Route{}, err
-	}
-	if !found || !n.Usable() {
-		if err := m.conn.Resolve(dev.index, path.NextHop); err != nil {
-			return bpf.Route{}, err
-		}
-		return bpf.Route{}, errPending
-	}
-	mac := mac6(n.MAC)
-	if !m.hops.resolved(nh, mac) {
-		return bpf.Route{}, errPending
-	}
-	r := bpf.Route{Verdict: bpf.RouteOK, NextHop: mac, Own: dev.mac}
-	if mac != req.MAC {
-		r.Verdict = bpf.RouteOKVia
-		if dev.bridge { // the next hop may be behind another port
-			r = bpf.Route{Verdict: bpf.RouteElsewhere}
-		}
-	}
-	return r, nil
+// maxAsked bounds the next hops remembered within resolveAgain.
+const maxAsked = 1 << 14
+
+// asked remembers the next hops recently resolved, so that a burst of
+// queries to one unresolved next hop costs one netlink request.
+type asked struct {
+	mu   sync.Mutex
+	when map[bpf.NeighbourRequest]time.Time
 }
 
-type nextHop struct {
-	index int
-	addr  netip.Addr
-}
-
-// maxHops bounds the next hops remembered between two flushes (every
-// client on the link is one).
-const maxHops = 1 << 16
-
-// hops are the next hops the current generation's verdicts send to, with
-// the MAC each was given. A neighbour announcement flushes the verdicts
-// only if it concerns one of them and says something new: another MAC, or
-// that the kernel found it unreachable (FAILED). State changes among the
-// usable states (REACHABLE, STALE, DELAY, PROBE), which a busy LAN makes
-// all the time, change nothing; nor does the removal of an entry (garbage
-// collection of a stale one): the MAC it had is still the one the kernel
-// would find again, and a host that takes over the address announces
-// itself with its new MAC (its ARP or ND), which does flush.
-type hops struct {
-	mu  sync.Mutex
-	mac map[nextHop]hop
-}
-
-// hop is the MAC a verdict was given with, or, until one is, the last MAC
-// an announcement said (zero: none).
-type hop struct {
-	mac   [6]byte
-	given bool
-}
-
-func (h *hops) use(nh nextHop) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.mac[nh]; !ok {
-		h.mac[nh] = hop{}
-	}
-}
-
-// resolved records that a verdict sends to mac, unless an announcement
-// since use said otherwise (the read raced with a change): then false,
-// and the source stays pending.
-func (h *hops) resolved(nh nextHop, mac [6]byte) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if e := h.mac[nh]; !e.given && e.mac != ([6]byte{}) && e.mac != mac {
+// first says whether req was not asked about within resolveAgain of now,
+// and records it.
+func (a *asked) first(req bpf.NeighbourRequest, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if t, ok := a.when[req]; ok && now.Sub(t) < resolveAgain {
 		return false
 	}
-	h.mac[nh] = hop{mac: mac, given: true}
+	if len(a.when) >= maxAsked {
+		for k, t := range a.when {
+			if now.Sub(t) >= resolveAgain {
+				delete(a.when, k)
+			}
+		}
+		if len(a.when) >= maxAsked {
+			clear(a.when)
+		}
+	}
+	a.when[req] = now
 	return true
 }
 
-// stale says whether a change makes a verdict of this generation wrong.
-func (h *hops) stale(ch route.NeighbourChange) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	nh := nextHop{ch.Index, ch.Addr}
-	e, ok := h.mac[nh]
-	switch {
-	case !ok, ch.Deleted:
-		return false
-	case !e.given: // being asked about: resolved compares
-		if ch.Usable() {
-			h.mac[nh] = hop{mac: mac6(ch.MAC)}
+// forwarding is the loopback forwarding setting of one family: the FIB
+// helper looks up only from a device that forwards, and it asks from
+// loopback (as a local socket's reply does). On loopback the setting
+// forwards nothing between real interfaces.
+type forwarding struct {
+	sysctl *route.Sysctl
+	warned bool // this outage was reported
+}
+
+// openForwarding opens loopback's forwarding settings for the families
+// this namespace has, and makes sure they are on: set them (policy
+// ForwardingSet) or fail naming the setting (ForwardingKeep). It returns
+// the settings it turned on.
+func openForwarding(policy Forwarding) (fw []*forwarding, set []string, err error) {
+	defer func() {
+		if err != nil {
+			closeForwarding(fw)
 		}
-		return false
-	case ch.Failed():
-		return true
+	}()
+	for _, fam := range []int{4, 6} {
+		s, err := route.OpenSysctl(route.LoForwarding(fam))
+		if fam == 6 && errors.Is(err, route.ErrNoSysctl) {
+			continue // IPv6 is disabled here: nothing of it is served
+		}
+		if err != nil {
+			return fw, set, err
+		}
+		fw = append(fw, &forwarding{sysctl: s})
+		on, err := ensure(s, policy)
+		if err != nil {
+			return fw, set, err
+		}
+		if on {
+			set = append(set, s.Name)
+		}
 	}
-	return ch.Usable() && mac6(ch.MAC) != e.mac
+	return fw, set, nil
 }
 
-// full says whether so many are remembered that a flush should start over.
-func (h *hops) full() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.mac) >= maxHops
+// ensure turns s on if it is off and the policy allows; changed says it did.
+func ensure(s *route.Sysctl, policy Forwarding) (changed bool, err error) {
+	v, err := s.Read()
+	if err != nil || v != 0 {
+		return false, err
+	}
+	if policy == ForwardingKeep {
+		return false, &ForwardingOffError{Sysctl: s.Name}
+	}
+	return true, s.Write(1)
 }
 
-// reset forgets them all; it comes before the generation changes, so that
-// next hops used in the new one are never forgotten.
-func (h *hops) reset() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	clear(h.mac)
+func closeForwarding(fw []*forwarding) {
+	for _, f := range fw {
+		f.sysctl.Close()
+	}
+}
+
+// ForwardingOffError: loopback forwarding is off and afxdp was told to
+// leave it alone. Without it the program can look up no route, and every
+// query goes to the kernel.
+type ForwardingOffError struct{ Sysctl string }
+
+func (e *ForwardingOffError) Error() string {
+	return e.Sysctl + " is 0: the XDP route check (bpf_fib_lookup from loopback) needs it 1; " +
+		"set it, or let afxdp set it (forwarding set)"
 }

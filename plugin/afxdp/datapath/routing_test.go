@@ -1,60 +1,97 @@
 package datapath
 
 import (
-	"net"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/afxdp/afxdp/plugin/afxdp/route"
+	"github.com/afxdp/afxdp/bpf"
+	"github.com/afxdp/afxdp/internal/netns"
 )
 
-// TestHopsStale: which neighbour announcements flush the verdicts.
-func TestHopsStale(t *testing.T) {
-	mac := [6]byte{2, 0, 0, 0, 0, 1}
-	other := net.HardwareAddr{2, 0, 0, 0, 0, 2}
-	nh := nextHop{3, netip.MustParseAddr("198.18.0.2")}
-	change := func(state uint16, m net.HardwareAddr, deleted bool) route.NeighbourChange {
-		return route.NeighbourChange{Index: nh.index, Addr: nh.addr, Deleted: deleted, Neighbour: route.Neighbour{MAC: m, State: state}}
-	}
-	h := hops{mac: make(map[nextHop]hop)}
-	h.use(nh)
-	if !h.resolved(nh, mac) {
-		t.Fatal("first resolution refused")
-	}
-	for _, c := range []struct {
-		name  string
-		ch    route.NeighbourChange
-		stale bool
+// TestAskedOncePerSecond: a burst of requests for one next hop costs one
+// netlink request a second; another next hop, or another device, is asked
+// at once; the memory is bounded.
+func TestAskedOncePerSecond(t *testing.T) {
+	a := asked{when: make(map[bpf.NeighbourRequest]time.Time)}
+	hop := bpf.NeighbourRequest{Index: 2, Addr: netip.MustParseAddr("198.18.0.2")}
+	t0 := time.Unix(1000, 0)
+	steps := []struct {
+		req  bpf.NeighbourRequest
+		at   time.Duration
+		want bool
 	}{
-		{"reachable, same MAC", change(unix.NUD_REACHABLE, mac[:], false), false},
-		{"stale, same MAC", change(unix.NUD_STALE, mac[:], false), false},
-		{"probe, same MAC", change(unix.NUD_PROBE, mac[:], false), false},
-		{"garbage-collected", change(unix.NUD_STALE, mac[:], true), false},
-		{"incomplete", change(unix.NUD_INCOMPLETE, nil, false), false},
-		{"another MAC", change(unix.NUD_REACHABLE, other, false), true},
-		{"another MAC, stale", change(unix.NUD_STALE, other, false), true},
-		{"failed", change(unix.NUD_FAILED, nil, false), true},
-		{"another device", route.NeighbourChange{Index: 4, Addr: nh.addr, Neighbour: route.Neighbour{MAC: other, State: unix.NUD_REACHABLE}}, false},
-		{"a host not in use", route.NeighbourChange{Index: 3, Addr: netip.MustParseAddr("198.18.0.9"), Neighbour: route.Neighbour{State: unix.NUD_FAILED}}, false},
-	} {
-		if got := h.stale(c.ch); got != c.stale {
-			t.Errorf("%s: stale %v, want %v", c.name, got, c.stale)
+		{hop, 0, true},
+		{hop, 10 * time.Millisecond, false},
+		{hop, 999 * time.Millisecond, false},
+		{bpf.NeighbourRequest{Index: 2, Addr: netip.MustParseAddr("fd00::2")}, time.Millisecond, true},
+		{bpf.NeighbourRequest{Index: 3, Addr: hop.Addr}, time.Millisecond, true},
+		{hop, resolveAgain, true},
+	}
+	for i, s := range steps {
+		if got := a.first(s.req, t0.Add(s.at)); got != s.want {
+			t.Errorf("step %d (%v at %v): first=%v, want %v", i, s.req, s.at, got, s.want)
 		}
 	}
+	for i := range maxAsked + 10 {
+		a.first(bpf.NeighbourRequest{Index: 1, Addr: netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})}, t0)
+	}
+	if n := len(a.when); n > maxAsked {
+		t.Errorf("%d next hops remembered, want at most %d", n, maxAsked)
+	}
+}
 
-	// Being asked about: a change seen between use and resolution wins
-	// over what was read before it.
-	h.reset()
-	h.use(nh)
-	if h.stale(change(unix.NUD_REACHABLE, other, false)) {
-		t.Error("a change of a next hop being asked about flushed")
+// TestForwardingPolicy: in a fresh namespace IPv6 loopback forwarding
+// starts at 0. ForwardingKeep fails naming the setting and changes
+// nothing; ForwardingSet turns both families on and says which it set;
+// a reset at run time is undone by ensure.
+func TestForwardingPolicy(t *testing.T) {
+	ns := netns.New(t, "fwd")
+	ns.Run("sysctl", "-qw", "net.ipv4.conf.lo.forwarding=0", "net.ipv6.conf.lo.forwarding=0")
+	read := func(fam int) string {
+		name := "net.ipv4.conf.lo.forwarding"
+		if fam == 6 {
+			name = "net.ipv6.conf.lo.forwarding"
+		}
+		return strings.TrimSpace(ns.Run("sysctl", "-n", name))
 	}
-	if h.resolved(nh, mac) {
-		t.Error("resolved with the MAC read before a change")
+	var off *ForwardingOffError
+	err := ns.Do(func() error {
+		fw, _, err := openForwarding(ForwardingKeep)
+		closeForwarding(fw)
+		return err
+	})
+	if !errors.As(err, &off) || off.Sysctl != "net.ipv4.conf.lo.forwarding" {
+		t.Fatalf("keep with forwarding off: %v, want the IPv4 setting named", err)
 	}
-	if !h.resolved(nh, [6]byte(other)) {
-		t.Error("refused the MAC the change announced")
+	if read(4) != "0" || read(6) != "0" {
+		t.Fatal("keep changed a setting")
+	}
+	var fw []*forwarding
+	var set []string
+	if err := ns.Do(func() (err error) {
+		fw, set, err = openForwarding(ForwardingSet)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer closeForwarding(fw)
+	if strings.Join(set, ",") != "net.ipv4.conf.lo.forwarding,net.ipv6.conf.lo.forwarding" || read(4) != "1" || read(6) != "1" {
+		t.Fatalf("set: said %v, namespace has %s/%s", set, read(4), read(6))
+	}
+	// Writing conf.all resets every device's, loopback's included.
+	ns.Run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	ns.Run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+	if read(6) != "0" {
+		t.Fatal("writing conf.all.forwarding left lo's setting alone: this test no longer makes the reset it checks")
+	}
+	changed, err := ensure(fw[1].sysctl, ForwardingSet)
+	if err != nil || !changed || read(6) != "1" {
+		t.Errorf("restoring: changed=%v err=%v, namespace has %s", changed, err, read(6))
+	}
+	if changed, err := ensure(fw[1].sysctl, ForwardingSet); err != nil || changed {
+		t.Errorf("restoring again: changed=%v err=%v, want nothing to do", changed, err)
 	}
 }

@@ -1,9 +1,12 @@
-// Package route is afxdp's view of the kernel's routing state, read over
-// rtnetlink in the network namespace it was opened in: the local addresses,
-// an interface's MACs, the kernel's own verdict on a packet's source
-// (rp_filter and the martian checks), the rp_filter setting, and a watch
-// that says when any of it may have changed. It knows nothing of BPF, rings
-// or DNS.
+// Package route is afxdp's view of the kernel's network state, read over
+// rtnetlink and /proc/sys in the network namespace it was opened in: the
+// local addresses, an interface's MACs and VLAN devices, a request that
+// the kernel resolve a next hop, settings such as loopback forwarding, and
+// a watch that says when links or addresses may have changed. The XDP
+// program asks the kernel's FIB about each query itself; the kernel's
+// input verdict (InputOK), its output route and neighbour entries are
+// kept here as oracles for tests of that lookup. It knows nothing of BPF,
+// rings or DNS.
 package route
 
 import (

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -111,14 +112,18 @@ func TestLink(t *testing.T) {
 // its answer must be what it does with a real packet.
 func TestInputOK(t *testing.T) {
 	h := newHost(t)
-	var rp *RPFilter
+	var all, dev *Sysctl
 	if err := h.ns.Do(func() (err error) {
-		rp, err = OpenRPFilter("ra")
+		if all, err = OpenSysctl("net.ipv4.conf.all.rp_filter"); err != nil {
+			return err
+		}
+		dev, err = OpenSysctl("net.ipv4.conf.ra.rp_filter")
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer rp.Close()
+	defer all.Close()
+	defer dev.Close()
 	server := netip.MustParseAddr("198.18.0.1")
 	set := func(all, dev int) {
 		h.ns.Run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter="+string(rune('0'+all)), "net.ipv4.conf.ra.rp_filter="+string(rune('0'+dev)))
@@ -141,8 +146,10 @@ func TestInputOK(t *testing.T) {
 	}
 	for _, c := range cases {
 		set(c.all, c.dev)
-		if got, err := rp.Read(); err != nil || got != max(c.all, c.dev) {
-			t.Errorf("rp_filter all=%d %s=%d: read %d, %v", c.all, "ra", c.dev, got, err)
+		a, err1 := all.Read()
+		d, err2 := dev.Read()
+		if err1 != nil || err2 != nil || a != c.all || d != c.dev {
+			t.Errorf("rp_filter all=%d ra=%d: read %d, %d (%v, %v)", c.all, c.dev, a, d, err1, err2)
 		}
 		got, err := h.conn.InputOK(h.a.Index, netip.MustParseAddr(c.src), server)
 		if err != nil {
@@ -204,5 +211,33 @@ func TestDirectedBroadcast(t *testing.T) {
 		if (c.want == "" && ok) || (c.want != "" && got.String() != c.want) {
 			t.Errorf("%s/%d: %v %v, want %q", c.addr, c.bits, got, ok, c.want)
 		}
+	}
+}
+
+// TestSysctl reads and writes loopback's forwarding in a namespace of its
+// own, through files opened there and used from another thread, and names
+// a setting that does not exist.
+func TestSysctl(t *testing.T) {
+	h := newHost(t)
+	var s *Sysctl
+	if err := h.ns.Do(func() (err error) {
+		s, err = OpenSysctl(LoForwarding(6))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h.ns.Run("sysctl", "-qw", "net.ipv6.conf.lo.forwarding=0")
+	if v, err := s.Read(); err != nil || v != 0 {
+		t.Fatalf("read %d, %v; want 0", v, err)
+	}
+	if err := s.Write(1); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(h.ns.Run("sysctl", "-n", "net.ipv6.conf.lo.forwarding")); got != "1" {
+		t.Errorf("after Write(1) the namespace says %q", got)
+	}
+	if _, err := OpenSysctl("net.ipv4.conf.no-such-device.forwarding"); !errors.Is(err, ErrNoSysctl) {
+		t.Errorf("a missing setting: %v, want ErrNoSysctl", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,28 +27,6 @@ const (
 // calling thread's network namespace.
 func Watch(groups uint32, onChange func()) (*Watcher, error) {
 	return watch(groups, func([]byte, error) { onChange() })
-}
-
-// WatchNeighbours calls onChange with each change of the neighbour table
-// in the calling thread's network namespace, and onLost when announcements
-// were lost (the socket's buffer overflowed): anything may have changed.
-func WatchNeighbours(onChange func(NeighbourChange), onLost func()) (*Watcher, error) {
-	return watch(unix.RTMGRP_NEIGH, func(b []byte, err error) {
-		if err != nil {
-			onLost()
-			return
-		}
-		msgs, err := syscall.ParseNetlinkMessage(b)
-		if err != nil {
-			onLost()
-			return
-		}
-		for i := range msgs {
-			if ch, ok := parseNeighbour(&msgs[i]); ok {
-				onChange(ch)
-			}
-		}
-	})
 }
 
 // watch calls fn with each datagram read, or the read's error.
