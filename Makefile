@@ -47,7 +47,7 @@ fuzz:
 
 # Bounded: the script stops every load itself; the timeout is a backstop.
 # bench: the rows that matter most, on cache hits, with the overload steps
-# past each peak and the miss storm (under 10 minutes: about 8);
+# past each peak and the miss storm (under 10 minutes: about 5 with xdpgen);
 # bench-all: every row and workload, the same overload steps and storm
 # (up to 30 minutes). OVERSTEP=0 / STORM=0 leave those out. BENCHMARKS.md.
 bench: deps

@@ -12,18 +12,24 @@
 //	             the XDP program sent (tier="xdp")
 //	overload.tsv system, workload, step (1.5, 2, 4: times the peak; max:
 //	             the generator's maximum), rate asked, sent/s and replies/s
-//	             (kxdpgun's), the peak, and for the afxdp rows what moved in
+//	             (the generator's), the peak, and for the afxdp rows what moved in
 //	             the server's counters: handoffs, RX ring full, overload
-//	             drops, no_socket passes ("-" for the others)
+//	             drops, no_socket passes ("-" for the others); a rate
+//	             asked of 0: as fast as the generator can
 //	storm.tsv    system, dnsload's JSON for the hits, for the misses, and the
 //	             same four counters
-//	cpu.tsv      system, rate asked, sent/s, replies/s, sent, replies (kxdpgun's),
+//	cpu.tsv      system, rate asked, sent/s, replies/s, sent, replies (the generator's),
 //	             run time in ns of the server process, the server interface's
 //	             NAPI threads and ksoftirqd/1, CPU 1's busy ns (/proc/stat),
 //	             and for the afxdp rows hot answers, of them in XDP, all
 //	             answers ("-" for the others)
+//	notrun.tsv   system, why it did not run (a peer that cannot run on
+//	             this kernel, or one that did not answer)
+//	binaries.tsv role (a system, the generator, ...), the binary's path,
+//	             its sha256, where it came from
 //	run.txt      key=value: cmd, date, wall_s, systems, workloads, durations,
-//	             what the time budget shed, versions
+//	             what the time budget shed, versions, the load generator
+//	             (generator=; none: kxdpgun, the generator of older runs)
 package main
 
 import (
@@ -89,9 +95,14 @@ type storm struct {
 	counters     []string
 }
 
+// binary is one program a run ran, from binaries.tsv.
+type binary struct{ role, path, sha256, source string }
+
 type run struct {
 	dir      string
 	meta     map[string]string
+	notrun   map[string]string // system -> why it did not run
+	bins     []binary
 	rows     map[string]*row
 	hot      map[string]map[string]hotCount // sys.wl -> phase -> counts
 	overload []step
@@ -141,7 +152,7 @@ func main() {
 }
 
 func load(dir string) (*run, error) {
-	r := &run{dir: dir, meta: map[string]string{}, rows: map[string]*row{}, hot: map[string]map[string]hotCount{}}
+	r := &run{dir: dir, meta: map[string]string{}, notrun: map[string]string{}, rows: map[string]*row{}, hot: map[string]map[string]hotCount{}}
 	err := lines(filepath.Join(dir, "results.tsv"), func(l string) error {
 		c := strings.SplitN(l, "\t", 6)
 		if len(c) != 6 {
@@ -233,6 +244,24 @@ func load(dir string) (*run, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
+	err = lines(filepath.Join(dir, "notrun.tsv"), func(l string) error {
+		if sys, why, ok := strings.Cut(l, "\t"); ok {
+			r.notrun[sys] = why
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	err = lines(filepath.Join(dir, "binaries.tsv"), func(l string) error {
+		if c := strings.SplitN(l, "\t", 4); len(c) == 4 {
+			r.bins = append(r.bins, binary{c[0], c[1], c[2], c[3]})
+		}
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
 	err = lines(filepath.Join(dir, "run.txt"), func(l string) error {
 		if k, v, ok := strings.Cut(l, "="); ok {
 			r.meta[k] = v
@@ -261,6 +290,52 @@ func lines(file string, f func(string) error) error {
 	return sc.Err()
 }
 
+// gen is the name of the run's load generator: runs before xdpgen used
+// Debian's kxdpgun.
+func (r *run) gen() string {
+	if g := r.meta["generator"]; g != "" {
+		return g
+	}
+	return "kxdpgun"
+}
+
+// notRun is the rows of systems that did not run, for a workload: "not
+// run: REASON" across the row (cols: the table's columns after the first two).
+func (r *run) notRun(wl string, cols int, only []string) string {
+	var b strings.Builder
+	for _, sys := range systems {
+		why, ok := r.notrun[sys]
+		if !ok || (only != nil && !contains(only, sys)) || !runs(sys, wl) {
+			continue
+		}
+		if wl == "" {
+			fmt.Fprintf(&b, "| %s | not run: %s |%s\n", names[sys], why, strings.Repeat(" |", cols-1))
+		} else {
+			fmt.Fprintf(&b, "| %s | %s | not run: %s |%s\n", wlNames[wl], names[sys], why, strings.Repeat(" |", cols-1))
+		}
+	}
+	return b.String()
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// runs says whether a system has a workload: Knot, the reflector and the
+// floor have no misses (nothing to cache); "" (no workload): every system.
+func runs(sys, wl string) bool {
+	switch sys {
+	case "knot", "reflector", "floor":
+		return !strings.HasPrefix(wl, "miss")
+	}
+	return true
+}
+
 // share is hot answers over all answers of the phases named, as "97.3 %".
 func (r *run) share(key string, phases ...string) string {
 	var h, a int64
@@ -279,7 +354,8 @@ func (r *run) share(key string, phases ...string) string {
 
 func summary(r *run) string {
 	var b strings.Builder
-	b.WriteString("| workload | system | replies/s at saturation | vs kernel path | offered for CPU and latency | CPU µs per answer | p50 µs | p99 µs | p99.9 µs | lost | hot share |\n")
+	fmt.Fprintf(&b, "Replies/s at saturation: the load generator's ramp (%s); CPU, latency and loss: a dnsload run at the rate offered.\n\n", r.gen())
+	b.WriteString("| workload | system | replies/s at saturation (" + r.gen() + ") | vs kernel path | offered for CPU and latency | CPU µs per answer | p50 µs | p99 µs | p99.9 µs | lost | hot share |\n")
 	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, wl := range workloads {
 		for _, sys := range systems {
@@ -296,6 +372,9 @@ func summary(r *run) string {
 			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d/s | %.2f | %.0f | %.0f | %.0f | %d of %d | %s |\n",
 				wlNames[wl], names[sys], w.sat, ratio, w.rate, w.cpu, w.lat.P50, w.lat.P99, w.lat.P999, w.lat.Lost, w.lat.Sent,
 				r.share(sys+"."+wl, "ramp", "fixed"))
+		}
+		if contains(strings.Fields(r.meta["workloads"]), wl) {
+			b.WriteString(r.notRun(wl, 9, strings.Fields(r.meta["systems"])))
 		}
 	}
 	// The afxdp rows' counters phase by phase.
@@ -318,7 +397,7 @@ func summary(r *run) string {
 		b.WriteString("\nHot answers, from the server's own counters (`coredns_afxdp_hot_hits_total`, every tier, over\n" +
 			"`coredns_dns_responses_total`, scraped before and after each phase; *in XDP*: its `tier=\"xdp\"` series,\n" +
 			"answers the XDP program sent itself):\n\n" +
-			"| system | workload | kxdpgun ramp: hot of all answers | in XDP | share | dnsload run: hot of all answers | in XDP | share |\n" +
+			"| system | workload | " + r.gen() + " ramp: hot of all answers | in XDP | share | dnsload run: hot of all answers | in XDP | share |\n" +
 			"|---|---|---:|---:|---:|---:|---:|---:|\n")
 		b.WriteString(hb.String())
 	}
@@ -378,6 +457,7 @@ func summary(r *run) string {
 	b.WriteString(r.cpuSection())
 	b.WriteString(r.overloadSection())
 	b.WriteString(r.stormSection())
+	b.WriteString(r.binariesSection())
 	if sk := r.meta["skipped"]; sk != "" {
 		fmt.Fprintf(&b, "\nShed to stay within the time budget (%s s): %s.\n", r.meta["budget_s"], strings.ReplaceAll(sk, ",", "; "))
 	}
@@ -391,14 +471,14 @@ func (r *run) cpuSection() string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n### CPU per answer at %s offered\n\n"+
-		"kxdpgun asks for %s/s of IPv4 cache hits for %s s; the server's run time on the CPU (schedstat)\n"+
-		"over the answers kxdpgun counted: the server process's threads, the NAPI threads of veth-s\n"+
+		"%s asks for %s/s of IPv4 cache hits for %s s; the server's run time on the CPU (schedstat)\n"+
+		"over the answers %s counted: the server process's threads, the NAPI threads of veth-s\n"+
 		"(receive, the XDP program and its XDP_TX) and ksoftirqd/1; *CPU 1 busy* is everything that ran on\n"+
 		"the server's CPU by /proc/stat (tick-sampled), as a check. A system that cannot answer the rate\n"+
 		"offered runs its core flat out: its figure is the cost per answer at its own saturation.\n\n"+
 		"| system | offered/s | answered/s | server CPU µs per answer | process | NAPI | ksoftirqd/1 | CPU 1 busy µs per answer | hot (in XDP) of all answers |\n"+
 		"|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-		kilo(r.meta["cpu_rate"]), r.meta["cpu_rate"], r.meta["cpu_s"])
+		kilo(r.meta["cpu_rate"]), r.gen(), r.meta["cpu_rate"], r.meta["cpu_s"], r.gen())
 	for _, sys := range systems {
 		for _, c := range r.cpu {
 			if c.sys != sys {
@@ -417,6 +497,9 @@ func (r *run) cpuSection() string {
 			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", names[sys], c.sentPS, c.repliesPS,
 				per(c.proc+c.napi+c.softirq), per(c.proc), per(c.napi), per(c.softirq), per(c.cpu1), hot)
 		}
+	}
+	if cs := strings.Fields(r.meta["cpu_sys"]); len(cs) > 0 {
+		b.WriteString(r.notRun("", 8, cs))
 	}
 	return b.String()
 }
@@ -437,8 +520,8 @@ func (r *run) overloadSection() string {
 	}
 	var b strings.Builder
 	b.WriteString("\n### Overload: cache hits offered past each system's peak\n\n" +
-		"kxdpgun at fixed rates for " + r.meta["overstep_s"] + " s each, past the peak that system's ramp found just before\n" +
-		"(*asked*: the rate asked of kxdpgun; *offered*: what it sent). Counters: what moved in the\n" +
+		r.gen() + " at fixed rates for " + r.meta["overstep_s"] + " s each, past the peak that system's ramp found just before\n" +
+		"(*asked*: the rate asked of " + r.gen() + "; *generator max*: " + r.maxNote() + "; *offered*: what it sent). Counters: what moved in the\n" +
 		"afxdp server's own counters during the step: `coredns_afxdp_handoffs_total`,\n" +
 		"`coredns_afxdp_xsk_rx_ring_full_total` (the kernel dropped the excess in the RX ring),\n" +
 		"`coredns_afxdp_dropped_total{reason=\"overload\"}` (shed by the receive loop) and\n" +
@@ -466,8 +549,12 @@ func (r *run) overloadSection() string {
 					worst[sys] = frac
 				}
 				c := cells(sys, st.counters)
-				fmt.Fprintf(&b, "| %s | %s | %d | %s | %d | %d | %d | %.0f %% | %s | %s | %s | %s | %s |\n",
-					wlNames[wl], names[sys], st.peak, name, st.ask, st.sent, st.replies, 100*frac, c[0], c[1], c[2], c[3], c[4])
+				ask := strconv.FormatInt(st.ask, 10)
+				if st.ask == 0 {
+					ask = "max"
+				}
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %d | %.0f %% | %s | %s | %s | %s | %s |\n",
+					wlNames[wl], names[sys], st.peak, name, ask, st.sent, st.replies, 100*frac, c[0], c[1], c[2], c[3], c[4])
 			}
 		}
 	}
@@ -485,6 +572,47 @@ func (r *run) overloadSection() string {
 			}
 		}
 		fmt.Fprintf(&b, "- %s: %.0f %%%s\n", names[sys], 100*w, verdict)
+	}
+	for _, sys := range strings.Fields(r.meta["oversys"]) {
+		if why, ok := r.notrun[sys]; ok {
+			fmt.Fprintf(&b, "- %s: not run: %s\n", names[sys], why)
+		}
+	}
+	return b.String()
+}
+
+// maxNote says what the overload step "generator max" asked.
+func (r *run) maxNote() string {
+	if r.gen() == "xdpgen" {
+		return "as fast as it can (-rate 0)"
+	}
+	return "2 M/s asked"
+}
+
+// binariesSection is what ran: each program's path and sha256.
+func (r *run) binariesSection() string {
+	if len(r.bins) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### What ran\n\nLoad generator: %s", r.gen())
+	if s := r.meta["generator_src"]; s != "" {
+		fmt.Fprintf(&b, " (%s)", s)
+	}
+	if a := r.meta["generator_args"]; a != "" {
+		fmt.Fprintf(&b, "; %s", a)
+	}
+	b.WriteString(".\n\n| role | binary | sha256 | from | ran |\n|---|---|---|---|---|\n")
+	for _, x := range r.bins {
+		ran := "yes"
+		if why, ok := r.notrun[x.role]; ok {
+			ran = "not run: " + why
+		}
+		role := x.role
+		if n, ok := names[role]; ok {
+			role = n
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` | %s | %s |\n", role, x.path, x.sha256, x.source, ran)
 	}
 	return b.String()
 }
@@ -743,12 +871,27 @@ func document(runs []*run) string {
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s.\n\n", runtime.NumCPU(), cpu, kernel, runtime.Version())
 	b.WriteString(`Testbed: three network namespaces joined by single-queue veth pairs. The server (CoreDNS with
 ` + "`GOMAXPROCS=1`" + `, knotd, dnsmasq, the reflector or the floor) and its veth NAPI thread (threaded
-NAPI) are pinned to CPU 1; kxdpgun, dnsload, the client's NAPI thread and the upstream (the same
-coredns with the file plugin serving run/example.org.zone) share CPU 0. Answers sent with XDP_TX
-(the floor, hot answers in XDP) go from veth-s straight into veth-c's ring; veth takes them only
-while veth-c has NAPI (GRO on, as the testbed sets it) and wakes that NAPI only while veth-c has an
-XDP program of its own, so for those two rows veth-c gets one that passes everything until kxdpgun
-replaces it with its own (which passes what is not for its sockets, and stays after it exits).
+NAPI) are pinned to CPU 1; the load generator, dnsload, the client's NAPI thread and the upstream
+(the same coredns with the file plugin serving run/example.org.zone) share CPU 0. Answers sent
+with XDP_TX (the floor, hot answers in XDP) go from veth-s straight into veth-c's ring; veth takes
+them only while veth-c has NAPI (GRO on, as the testbed sets it) and wakes that NAPI only while
+veth-c has an XDP program of its own, so for those two rows veth-c gets one that passes
+everything while dnsload runs (the load generator brings its own). The client's NAPI thread
+runs at ` + "`SCHED_FIFO`" + ` priority 10, above the generator, as a NIC's interrupt would preempt it
+(runs until 2026-12 left it at the generator's priority, and veth-c's 256-frame ring overflowed
+from about 250 k/s on: 5–15 % of the floor's XDP_TX answers were lost on the client's side).
+
+The load generator (ramps, warm-ups, overload steps, the CPU step) is *xdpgen* (bench/xdpgen):
+an AF_XDP generator on the project's own ring layer, bound to queue 0 of veth-c (the testbed's
+one queue), pinned to CPU 0 (` + "`taskset -c 0`, `-cpu 0`, `-gomaxprocs 1`" + `), open loop at the rate
+asked (in batches of up to 16, never holding a query more than 0.5 ms) or, for the overload step
+*generator max*, as fast as it can; it sends from veth-c's address and counts a reply when its
+address, port and DNS ID match a query in flight, up to 0.5 s after the last query. Its small XDP
+program uses no ` + "`bpf_xdp_adjust_meta`" + `. Runs until 2026-12 used Debian's kxdpgun
+(knot-dnsutils 3.2.6) instead, which cannot load its XDP program on kernels that refuse that helper
+(Linux 6.18 here), nor can knotd's XDP mode: a run probes knotd in XDP mode once at its start and
+reports Knot's rows as *not run*, with the reason, when it cannot. Each run's section names its
+generator and lists the binaries it ran with their sha256.
 
 Every CoreDNS row runs the Corefile of a caching resolver, the same for all of them:
 
@@ -769,7 +912,7 @@ Every CoreDNS row runs the Corefile of a caching resolver, the same for all of t
   receive loop from the chain's own earlier replies, without running the chain (` + "`errors`" + ` and
   ` + "`prometheus`" + ` ahead of ` + "`cache`" + ` do not prevent it). *hot share* is
   ` + "`coredns_afxdp_hot_hits_total`" + ` over ` + "`coredns_dns_responses_total`" + `, scraped from the
-  server's prometheus endpoint before and after the kxdpgun ramp and the dnsload run.
+  server's prometheus endpoint before and after the generator's ramp and the dnsload run.
 - *CoreDNS + afxdp (hot answers in XDP)*: ` + "`hot xdp`" + ` in the afxdp block: hot answers are also
   sent by the XDP program itself (XDP_TX), without reaching the AF_XDP socket. Its hot share
   counts every tier (` + "`coredns_afxdp_hot_hits_total`" + ` summed over ` + "`tier`" + `); *in XDP* is the
@@ -792,25 +935,27 @@ Every CoreDNS row runs the Corefile of a caching resolver, the same for all of t
   answer for less, so it is the ceiling of what an XDP_TX answer reaches here.
 
 Queries: 1000 names of the zone (` + "`h0.example.org A`" + ` … ` + "`h999.example.org A`" + `) for
-hits, warmed with one second of kxdpgun at 20 k/s before each hit workload of the caching rows
+hits, warmed with one second of the generator at 20 k/s before each hit workload of the caching rows
 (Knot, the reflector and the floor have nothing to warm; the warm-up also fills the
 hot table: an entry is made from the chain's reply to a name's first cache hit, so from the
 third query of a name on it is answered hot); unique names
-under a wildcard of the upstream for misses. kxdpgun's queries carry no OPT record (its query
-file has no flags column; a third column ` + "`E`" + ` or ` + "`D`" + ` would add an OPT, still without
-options — checked with tcpdump), so they are eligible for hot answers; dnsload's carry an OPT
+under a wildcard of the upstream for misses. The generator's queries carry no OPT record (xdpgen
+with ` + "`-edns=false`" + `; kxdpgun's query file had no flags column; a third column ` + "`E`" + ` or ` + "`D`" + ` would
+have added an OPT, still without options — checked with tcpdump), so they are eligible for hot
+answers; dnsload's carry an OPT
 (1232 bytes, no options), eligible too. A query with any EDNS option (a cookie, ECS, …) always
 takes the chain.
 
-- *replies/s at saturation*: kxdpgun offers 50 k/s (misses: 10 k/s), then 1.5x more each step
-  (1.5 s each) while at least 90 % is answered, then bisects three steps between the last good and
-  the first short rate; the best replies/s seen. A step in which kxdpgun could not send 90 % of
-  the rate asked (its own ceiling, or veth pushing back) while the server answered at least 90 %
-  of what it sent ends the ramp: the generator is the limit there. kxdpgun's own round trips have
-  topped out near 580–730 k/s on this machine kind: near that ceiling, compare CPU µs per answer
-  instead. (Runs before the floor and ` + "`hot xdp`" + ` rows used 2 s ramp steps, 5 s dnsload runs, 3 s
-  overload steps and a 10 s storm; each kxdpgun run also takes about 2 s of its own, so the steps
-  were shortened to keep ` + "`make bench`" + ` under its timeout.)
+- *replies/s at saturation*: the generator offers 50 k/s (misses: 10 k/s), then 1.5x more each
+  step (1.5 s each) while at least 90 % is answered, then bisects three steps between the last good
+  and the first short rate; the best replies/s seen. A step in which the generator could not send
+  90 % of the rate asked (its own ceiling, or veth pushing back) while the server answered at least
+  90 % of what it sent ends the ramp: the generator is the limit there. The generator shares CPU 0
+  with the client's NAPI thread, so its round trips top out below what it can send (kxdpgun's
+  near 580–730 k/s on this machine kind): near that ceiling, compare CPU µs per answer instead.
+  (Runs before the floor and ` + "`hot xdp`" + ` rows used 2 s ramp steps, 5 s dnsload runs, 3 s overload
+  steps and a 10 s storm; each kxdpgun run also took about 2 s of its own, so the steps were
+  shortened to keep ` + "`make bench`" + ` under its timeout.)
 - *CPU µs per answer*: run time on the CPU (schedstat, exact) of every thread of the server
   process and of the server interface's NAPI thread, which does the receive work, over the
   answered queries, while dnsload offers half the kernel path's saturation rate for 3 s.
@@ -822,21 +967,21 @@ takes the chain.
   compare the rows, not the absolute values.
 - *hot share*: hot answers over all answers of the server, ramp and dnsload run together.
 - *CPU per answer at 400k offered* (Knot, the floor and both hot rows; after the workloads, so
-  the cache and hot tables are warm): kxdpgun asks for exactly 400 k/s of the IPv4 hits for 3 s.
+  the cache and hot tables are warm): the generator asks for exactly 400 k/s of the IPv4 hits for 3 s.
   The server's run time on the CPU (schedstat) is read before and after: every thread of the
   server process, the NAPI threads of veth-s (with threaded NAPI they do the receive work, run the
   XDP program and its XDP_TX, and wake the server: an XDP_TX answer costs nothing anywhere else)
-  and ksoftirqd/1 (softirq work deferred on CPU 1); over the answers kxdpgun counted. This kernel
+  and ksoftirqd/1 (softirq work deferred on CPU 1); over the answers the generator counted. This kernel
   has no ` + "`IRQ_TIME_ACCOUNTING`" + `: interrupt and softirq time counts to whichever thread
   it interrupted, and none to a thread when the CPU was idle; so *CPU 1 busy*, everything that ran
   on CPU 1 by /proc/stat (user, system, irq, softirq; sampled at the tick), is shown beside it. A
   system that cannot answer 400 k/s runs flat out there: its figure is its cost per answer at its
   own saturation.
-- *overload* (cache hits; after the dnsload run): kxdpgun at fixed rates of 1.5x, 2x and 4x the
-  peak that system's ramp found just before, 2 s each, and for the afxdp rows with hot answers and
-  Knot also at the generator's maximum (2 M/s asked): in ` + "`make bench`" + ` for the two hot rows and
-  Knot on IPv4, in ` + "`make bench-all`" + ` also for the kernel path and ` + "`hot off`" + `, on both
-  families. kxdpgun's own counts: what it sent (*offered*; on this kernel veth pushes back on a
+- *overload* (cache hits; after the dnsload run): the generator at fixed rates of 1.5x, 2x and 4x
+  the peak that system's ramp found just before, 2 s each, and for the afxdp rows with hot answers
+  and Knot also at the generator's maximum (xdpgen: as fast as it can; kxdpgun: 2 M/s asked): in
+  ` + "`make bench`" + ` for the two hot rows and Knot on IPv4, in ` + "`make bench-all`" + ` also for the kernel
+  path and ` + "`hot off`" + `, on both families. The generator's own counts: what it sent (*offered*; on this kernel veth pushes back on a
   sender whose peer's ring is full, so what is offered can fall short of what was asked) and the
   replies per second, over the peak.
   The peak is the ramp's best at no more than 10 % loss, so a system can answer more than its
@@ -851,7 +996,7 @@ takes the chain.
   upstream goes silent (an nftables rule in its namespace drops UDP/53 and TCP/53; the server's
   cache keeps the hits), then two dnsload instances run at once for 6 s: unique names under
   ` + "`*.miss.example.org`" + ` at 3 k/s, and the 1000 hit names at 10 k/s (warmed first by dnsload itself,
-  1 s at 5 k/s: its queries carry an OPT record, so their hot entries are not kxdpgun's). The
+  1 s at 5 k/s: its queries carry an OPT record, so their hot entries are not the generator's). The
   hits' answered share, mean and percentiles are the figures; *misses answered* are replies to
   misses within 1 s of the end (SERVFAIL once ` + "`forward`" + ` gives up), for what the server did with them.
   dnsload sends on the clock (what is owed follows elapsed time), so a busy client core does not
@@ -868,11 +1013,26 @@ rows of one run, not runs.
 		}
 		fmt.Fprintf(&b, "\n## `%s`\n\n", cmd)
 		fmt.Fprintf(&b, "Run %s; wall time %s s (from start to the report). Systems: %s; workloads: %s. %s; %s; %s.\n\n",
-			r.meta["date"], r.meta["wall_s"], r.meta["systems"], r.meta["workloads"], r.meta["knot"], r.meta["dnsmasq"], r.meta["kxdpgun"])
+			r.meta["date"], r.meta["wall_s"], r.meta["systems"], r.meta["workloads"], r.meta["knot"], r.meta["dnsmasq"], r.genLine())
 		b.WriteString(summary(r))
 		fmt.Fprintf(&b, "\n![throughput](%s/throughput.png)\n\n![latency](%s/latency_cdf.png)\n", r.dir, r.dir)
 	}
 	return b.String()
+}
+
+// genLine names the run's load generator for the run's heading.
+func (r *run) genLine() string {
+	if r.meta["generator"] == "" {
+		return "load generator: " + r.meta["kxdpgun"]
+	}
+	g := "load generator: " + r.meta["generator"]
+	if s := r.meta["generator_src"]; s != "" {
+		g += " (" + s + ")"
+	}
+	if n := r.meta["notrun"]; n != "" {
+		g += "; not run: " + strings.ReplaceAll(n, ",", ", ") + " (see below)"
+	}
+	return g
 }
 
 func must(err error) {
