@@ -36,6 +36,15 @@
 # UDP/53 in its namespace), dnsload sends unique misses at 3 k/s and cache
 # hits at 10 k/s at the same time for STORM seconds; the hits' answered
 # share and latency (storm.tsv), for stock and the afxdp rows.
+# Many sources (IPv4 cache hits, for MANYSYS): after each system's hit4
+# ramp (and its overload steps), xdpgen offers MANYRATE/s (100 k), or half
+# that system's peak if that is lower, for MANY seconds from one source
+# (veth-c's address), then from the 65,536 addresses of MANYSRC
+# (198.19.0.0/16, walked: each repeats every 65,536 queries), which the
+# server routes back via veth-c's address; what xdpgen sent, got back and
+# lost, and what the server received over AF_XDP (its XDP program's
+# redirected + answered counters) and through the kernel (UDP InDatagrams,
+# /proc/net/snmp in its namespace), before and after each (many.tsv).
 #
 #   bench/bench.sh        the rows that matter most, cache hits: stock,
 #                         afxdp hot off, afxdp hot on, afxdp hot xdp, Knot,
@@ -45,11 +54,11 @@
 #                         families for every row that has them (results/all/)
 #
 # SYSTEMS, WORKLOADS, OUT, STEP, FIXED, OVERSTEP, OVERSYS, OVERWL, STORM,
-# CPURATE, CPUSTEP, CPUSYS and BUDGET override the choice (OVERSTEP=0,
-# STORM=0, CPUSTEP=0: none of those). BUDGET (seconds, under make's
+# CPURATE, CPUSTEP, CPUSYS, MANY, MANYRATE, MANYSYS and BUDGET override the
+# choice (OVERSTEP=0, STORM=0, CPUSTEP=0, MANY=0: none of those). BUDGET (seconds, under make's
 # timeout) sheds overload steps and storms that would not leave time for the
 # rows still to come; the log and the report say which. Results: $OUT/
-# (results.tsv, hot.tsv, overload.tsv, storm.tsv, cpu.tsv, notrun.tsv,
+# (results.tsv, hot.tsv, overload.tsv, storm.tsv, cpu.tsv, many.tsv, notrun.tsv,
 # binaries.tsv, xdpgen.jsonl, run.txt, summary.md, *.png), and
 # BENCHMARKS.md made from results/ and results/all/.
 set -euo pipefail
@@ -84,6 +93,10 @@ STORM=${STORM:-6}      # seconds of the miss storm; 0: none
 CPURATE=${CPURATE:-400000} # q/s offered for CPU per answer at a fixed rate
 CPUSTEP=${CPUSTEP:-3}  # its seconds; 0: none
 CPUSYS=${CPUSYS:-"knot floor afxdp-xdp afxdp-hot"}
+MANY=${MANY:-3}        # seconds of each many-sources run (and its one-source twin); 0: none
+MANYRATE=${MANYRATE:-100000} # q/s offered from many sources (at most half the system's peak)
+MANYSYS=${MANYSYS:-"stock afxdp-hot afxdp-xdp"}
+MANYSRC=198.19.0.0/16  # the sources: 65,536 addresses, routed back via veth-c
 GENWAIT=${GENWAIT:-500ms} # how long xdpgen waits for late replies after sending
 BUDGET=${BUDGET:-$DEF_BUDGET} # seconds: optional steps are shed to stay within
 P=afxdp-bench
@@ -138,6 +151,7 @@ rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md 
 : >"$OUT/overload.tsv"
 : >"$OUT/storm.tsv"
 : >"$OUT/cpu.tsv"
+: >"$OUT/many.tsv"
 : >"$OUT/notrun.tsv"
 : >"$OUT/binaries.tsv"
 : >"$OUT/xdpgen.jsonl"
@@ -155,6 +169,10 @@ nsx $SRV sh -c 'echo 1 > /sys/class/net/veth-s/threaded'
 mac=$(nsx $SRV cat /sys/class/net/veth-s/address)
 nsx $CLI ip neigh replace 198.18.0.1 lladdr "$mac" dev veth-c nud permanent
 nsx $CLI ip neigh replace fd00::1 lladdr "$mac" dev veth-c nud permanent
+# The many-sources runs' clients (xdpgen -sources): the server sends their
+# replies via veth-c's address. xdpgen's XDP program on veth-c takes every
+# UDP frame from the server's port, whatever its destination.
+nsx $SRV ip route add "$MANYSRC" via 198.18.0.2 dev veth-s
 
 # knotd pins its XDP threads itself (to the CPU of the queue's number):
 # move every thread of the server back to CPU 1.
@@ -337,7 +355,7 @@ start_system() {
 	pin_napi
 }
 
-# gen4 RATE DST FILE SECONDS: "sent/s replies/s sent replies" as xdpgen
+# gen4 RATE DST FILE SECONDS: "sent/s replies/s sent replies lost" as xdpgen
 # counted them, per second over the seconds it sent (replies that arrive
 # in the GENWAIT after sending count too). RATE 0: as fast as it can.
 # xdpgen binds queue 0 of veth-c (the testbed has one), pinned to CPU 0 with
@@ -345,18 +363,20 @@ start_system() {
 # as kxdpgun's did (the hot entries made by them are not dnsload's). Each
 # run's JSON goes to xdpgen.jsonl, labelled with GENLABEL. A run that fails
 # three times stops the benchmark: a figure of 0 would read as a result.
+# GENSRC, if set: xdpgen's -sources (walked) instead of veth-c's address.
 GENLABEL=""
+GENSRC=""
 CLIPASS=0
 gen4() {
 	local out try err=""
 	for try in 1 2 3; do
 		[ "$CLIPASS" = 1 ] && nsx $CLI ip link set dev veth-c xdp off
 		if out=$(nsx $CLI taskset -c 0 "$WORK/xdpgen" -iface veth-c -server "$2" -queries "$3" -edns=false \
-			-rate "$1" -duration "${4}s" -timeout "$GENWAIT" -cpu 0 -gomaxprocs 1 -json 2>"$WORK/xdpgen.err") &&
+			-rate "$1" -duration "${4}s" -timeout "$GENWAIT" -cpu 0 -gomaxprocs 1 ${GENSRC:+-sources "$GENSRC"} -json 2>"$WORK/xdpgen.err") &&
 			jq -e '.sent > 0' >/dev/null 2>&1 <<<"$out"; then
 			[ "$CLIPASS" = 1 ] && nsx $CLI "$WORK/floor" -pass -i veth-c
 			jq -c --arg l "$GENLABEL" --arg r "$1" '{run: $l, rate_asked: ($r | tonumber)} + .' <<<"$out" >>"$OUT/xdpgen.jsonl"
-			jq -r '"\(.sent_per_s | floor) \(.answered_per_s | floor) \(.sent) \(.answered)"' <<<"$out"
+			jq -r '"\(.sent_per_s | floor) \(.answered_per_s | floor) \(.sent) \(.answered) \(.lost)"' <<<"$out"
 			return 0
 		fi
 		[ "$CLIPASS" = 1 ] && nsx $CLI "$WORK/floor" -pass -i veth-c
@@ -619,6 +639,51 @@ cpu_at() {
 			$1, $2, $3, $4, ($7 + $8 + $9) / 1000 / n, $7 / 1000 / n, $8 / 1000 / n, $9 / 1000 / n, $10 / 1000 / n, $11, $12, $13 }' <<<"$line"
 }
 
+# udp_in: the server namespace's UDP InDatagrams (/proc/net/snmp): the
+# datagrams its kernel delivered to a socket.
+udp_in() {
+	nsx $SRV awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ { print $2; exit }' /proc/net/snmp
+}
+# many SYS PEAK: xdpgen at MANYRATE/s (half of PEAK if lower) of the IPv4
+# hits for MANY seconds, from one source (veth-c's address), then from the
+# 65,536 of MANYSRC. A line of many.tsv per run: system, sources ("one" or
+# the prefix), rate asked, basis ("fixed": MANYRATE; "half-peak"), the
+# peak, sent/s, replies/s, sent, replies, lost (xdpgen's), what the server
+# received over AF_XDP (coredns_afxdp_xdp_redirected_total +
+# coredns_afxdp_xdp_answered_total; "-": not afxdp) and through its kernel
+# (UDP InDatagrams).
+many() {
+	local sys=$1 peak=$2 rate basis=fixed src label f got x k0 k1 line
+	[ "$MANY" != 0 ] || return 0
+	case " $MANYSYS " in *" $sys "*) ;; *) return 0 ;; esac
+	if ! fits $((2 * ($(mul 1 "$MANY") + 3))); then skip "$sys many sources"; return 0; fi
+	rate=$MANYRATE
+	if [ $((peak / 2)) -lt "$rate" ]; then rate=$((peak / 2)) basis=half-peak; fi
+	[ "$rate" -gt 0 ] || return 0
+	for src in "" "$MANYSRC"; do
+		label=${src:-one} f=$sys.one
+		if [ -n "$src" ]; then f=$sys.many; fi
+		case $sys in afxdp-*) scrape "$f.0" ;; esac
+		k0=$(udp_in)
+		GENLABEL="$sys many sources ($label)" GENSRC=$src
+		got=$(gen4 "$rate" 198.18.0.1 "$WORK/hits.q" "$MANY")
+		GENSRC=""
+		case $sys in afxdp-*) scrape "$f.1" ;; *) sleep 0.6 ;; esac
+		k1=$(udp_in)
+		x=-
+		case $sys in afxdp-*)
+			x=$(($(metric "$f.1" coredns_afxdp_xdp_redirected_total) + $(metric "$f.1" coredns_afxdp_xdp_answered_total) -
+				$(metric "$f.0" coredns_afxdp_xdp_redirected_total) - $(metric "$f.0" coredns_afxdp_xdp_answered_total)))
+			;;
+		esac
+		line=$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "$sys" "$label" "$rate" "$basis" "$peak" "$(tr ' ' '\t' <<<"$got")" "$x" $((k1 - k0)))
+		echo "$line" >>"$OUT/many.tsv"
+		awk -F'\t' '{ n = ($8 > 0 ? $8 : 1)
+			printf "   %s many sources (%s) at %d/s asked (%s): sent %d/s, %d replies/s, lost %d of %d; server received over AF_XDP %s (%s), through the kernel %d (%.1f %%)\n",
+				$1, $2, $3, $4, $6, $7, $10, $8, $11, ($11 == "-" ? "-" : sprintf("%.1f %%", 100 * $11 / n)), $12, 100 * $12 / n }' <<<"$line"
+	done
+}
+
 # Knot is authoritative; the reflector and the floor answer everything at
 # once: none of them has misses, nor anything to warm.
 nothing_to_cache() { case $1 in knot | reflector | floor) return 0 ;; esac; return 1; }
@@ -690,6 +755,7 @@ for sys in $SYSTEMS; do
 		if [ "${wl#hit}" != "$wl" ]; then
 			case " $OVERSYS " in *" $sys "*) case " $OVERWL " in *" $wl "*) overload "$sys" "$wl" "$sat" ;; esac ;; esac
 		fi
+		if [ "$wl" = hit4 ]; then many "$sys" "$sat"; fi
 	done
 	cpu_at "$sys"
 	case $sys in stock | afxdp-*) storm "$sys" ;; esac
@@ -717,6 +783,10 @@ echo "== report"
 	echo "cpu_rate=$CPURATE"
 	echo "cpu_s=$CPUSTEP"
 	echo "cpu_sys=$CPUSYS"
+	echo "many_s=$MANY"
+	echo "many_rate=$MANYRATE"
+	echo "many_sys=$MANYSYS"
+	echo "many_src=$MANYSRC"
 	echo "budget_s=$BUDGET"
 	echo "skipped=$(paste -sd, "$WORK/skipped")"
 	echo "kernel=$(uname -r)"

@@ -23,6 +23,12 @@
 //	             NAPI threads and ksoftirqd/1, CPU 1's busy ns (/proc/stat),
 //	             and for the afxdp rows hot answers, of them in XDP, all
 //	             answers ("-" for the others)
+//	many.tsv     system, sources ("one": veth-c's address; or the prefix
+//	             walked), rate asked, basis (fixed; half-peak), the peak,
+//	             sent/s, replies/s, sent, replies, lost (the generator's),
+//	             queries the server received over AF_XDP (its XDP program's
+//	             redirected + answered; "-": not afxdp) and through its
+//	             kernel (UDP InDatagrams)
 //	notrun.tsv   system, why it did not run (a peer that cannot run on
 //	             this kernel, or one that did not answer)
 //	binaries.tsv role (a system, the generator, ...), the binary's path,
@@ -38,6 +44,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,6 +102,14 @@ type storm struct {
 	counters     []string
 }
 
+// manyRun is one run of the many-sources step: one source or many.
+type manyRun struct {
+	sys, sources, basis                               string
+	ask, peak, sentPS, repliesPS, sent, replies, lost int64
+	xsk                                               int64 // -1: not afxdp
+	kernel                                            int64
+}
+
 // binary is one program a run ran, from binaries.tsv.
 type binary struct{ role, path, sha256, source string }
 
@@ -108,6 +123,7 @@ type run struct {
 	overload []step
 	storms   []storm
 	cpu      []cpuAt
+	many     []manyRun
 }
 
 var (
@@ -239,6 +255,27 @@ func load(dir string) (*run, error) {
 			*p, _ = strconv.ParseFloat(c[6+i], 64)
 		}
 		r.cpu = append(r.cpu, a)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	err = lines(filepath.Join(dir, "many.tsv"), func(l string) error {
+		c := strings.Split(l, "\t")
+		if len(c) != 12 {
+			return nil
+		}
+		m := manyRun{sys: c[0], sources: c[1], basis: c[3], xsk: -1}
+		for i, p := range []*int64{&m.ask, nil, &m.peak, &m.sentPS, &m.repliesPS, &m.sent, &m.replies, &m.lost} {
+			if p != nil {
+				*p, _ = strconv.ParseInt(c[2+i], 10, 64)
+			}
+		}
+		if c[10] != "-" {
+			m.xsk, _ = strconv.ParseInt(c[10], 10, 64)
+		}
+		m.kernel, _ = strconv.ParseInt(c[11], 10, 64)
+		r.many = append(r.many, m)
 		return nil
 	})
 	if err != nil && !os.IsNotExist(err) {
@@ -455,6 +492,7 @@ func summary(r *run) string {
 		b.WriteString(xb.String())
 	}
 	b.WriteString(r.cpuSection())
+	b.WriteString(r.manySection())
 	b.WriteString(r.overloadSection())
 	b.WriteString(r.stormSection())
 	b.WriteString(r.binariesSection())
@@ -462,6 +500,83 @@ func summary(r *run) string {
 		fmt.Fprintf(&b, "\nShed to stay within the time budget (%s s): %s.\n", r.meta["budget_s"], strings.ReplaceAll(sk, ",", "; "))
 	}
 	return b.String()
+}
+
+// manySection is the table of the many-sources step: each system from
+// many client addresses beside the same rate from one.
+func (r *run) manySection() string {
+	if len(r.many) == 0 {
+		return ""
+	}
+	prefix, clients := "", ""
+	for _, m := range r.many {
+		if m.sources != "one" {
+			prefix = m.sources
+		}
+	}
+	if p, err := netip.ParsePrefix(prefix); err == nil {
+		clients = thousands(int64(1) << (p.Addr().BitLen() - p.Bits()))
+	}
+	rate := kilo(r.meta["many_rate"])
+	if strings.HasSuffix(rate, "k") {
+		rate += "/s"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### many sources: %s clients\n\n"+
+		"IPv4 cache hits after the system's ramp, %s s each: the generator at %s (or half the system's\n"+
+		"peak, if lower) from %s (%s addresses walked in order, so each repeats; the server routes them\n"+
+		"back via veth-c's address), and at the same rate from one source (veth-c's address). Answered/s\n"+
+		"and lost are the generator's; the shares are of the queries it sent: *AF_XDP*, what the server's\n"+
+		"XDP program redirected to its socket or answered itself (`coredns_afxdp_xdp_redirected_total` +\n"+
+		"`coredns_afxdp_xdp_answered_total`), *kernel*, the UDP datagrams its kernel delivered to a socket\n"+
+		"(InDatagrams of /proc/net/snmp in its namespace), each read before and after:\n\n"+
+		"| system | offered | many sources: answered/s | lost | AF_XDP share | kernel share | one source: answered/s | lost | AF_XDP share | kernel share |\n"+
+		"|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+		clients, r.meta["many_s"], rate, prefix, clients)
+	share := func(n, of int64) string {
+		if n < 0 {
+			return "–"
+		}
+		return pctOf(n, of)
+	}
+	for _, sys := range systems {
+		var one, many *manyRun
+		for i := range r.many {
+			m := &r.many[i]
+			if m.sys != sys {
+				continue
+			}
+			if m.sources == "one" {
+				one = m
+			} else {
+				many = m
+			}
+		}
+		if many == nil {
+			continue
+		}
+		offered := fmt.Sprintf("%d/s", many.ask)
+		if many.basis == "half-peak" {
+			offered += fmt.Sprintf(" (half the peak %d)", many.peak)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d of %d | %s | %s |", names[sys], offered, many.repliesPS, many.lost, many.sent,
+			share(many.xsk, many.sent), share(many.kernel, many.sent))
+		if one != nil {
+			fmt.Fprintf(&b, " %d | %d of %d | %s | %s |\n", one.repliesPS, one.lost, one.sent, share(one.xsk, one.sent), share(one.kernel, one.sent))
+		} else {
+			b.WriteString(" – | – | – | – |\n")
+		}
+	}
+	return b.String()
+}
+
+// thousands writes n with a comma every three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // cpuSection is the table of CPU per answer at the fixed rate.
@@ -992,6 +1107,19 @@ takes the chain.
   the same system has varied by 20–35 points of its peak between runs on one day, so read the
   counters (handoffs, no_socket passes) as the verdict on the mechanism and the shares across
   several steps and runs.
+- *many sources* (` + "`make bench`" + `: the kernel path and both hot rows; IPv4 cache hits, after
+  that system's ramp and overload steps): the generator at 100 k/s, or half the system's peak if
+  that is lower (the kernel path), for 3 s from the 65,536 addresses of 198.19.0.0/16 (walked in
+  order, each address once per 65,536 queries; the server routes 198.19.0.0/16 via veth-c's
+  address, set once with the testbed), beside the same rate for 3 s from veth-c's one address.
+  The generator's XDP program takes every UDP frame from the server's port, whatever its
+  destination, so the addresses need not be the client's. The server's counters say where the
+  queries went: over AF_XDP (the XDP program's ` + "`coredns_afxdp_xdp_redirected_total`" + ` and
+  ` + "`coredns_afxdp_xdp_answered_total`" + `) or through its kernel (UDP InDatagrams in
+  /proc/net/snmp of its namespace). afxdp's route check does one FIB lookup per query and keeps
+  no state per source, so the share over AF_XDP should not fall with the number of clients
+  (with the per-source verdict cache of earlier versions, 65,536 sources at 20 k/s sent 94.6 %
+  to the kernel).
 - *miss storm* (the CoreDNS rows, IPv4, the one RX queue): after the hit workloads the
   upstream goes silent (an nftables rule in its namespace drops UDP/53 and TCP/53; the server's
   cache keeps the hits), then two dnsload instances run at once for 6 s: unique names under
