@@ -165,11 +165,10 @@ type NeighbourRequest struct {
 
 // The request's layout (struct neigh_request).
 const (
-	reqAddr    = 0
-	reqIndex   = 16
-	reqFamily  = 20
-	reqLen     = 24
-	neighBurst = 64 // NEIGH_ASK_BURST: requests per CPU per window
+	reqAddr   = 0
+	reqIndex  = 16
+	reqFamily = 20
+	reqLen    = 24
 )
 
 // NeighbourReader reads the program's neighbour requests.

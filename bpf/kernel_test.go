@@ -19,6 +19,10 @@ import (
 
 const xdpRedirect = 4
 
+// neighBurst is the program's NEIGH_ASK_BURST: neighbour requests per CPU
+// per window.
+const neighBurst = 64
+
 // bindSocket puts an AF_XDP socket for queue 0 in the filter's XSKMAP, so
 // that test runs take the redirect path (a test run does not deliver the
 // frame). The socket is bound to a veth in a namespace of its own. It

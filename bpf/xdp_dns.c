@@ -295,15 +295,9 @@ static __always_inline struct filter_config *get_config(void)
 	return bpf_map_lookup_elem(&config, &key);
 }
 
+// mac_eq compares MACs by 16-bit words: some are only 2-byte aligned (the
+// FIB lookup's dmac), and the verifier refuses misaligned stack reads.
 static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
-{
-	return *(const __u32 *)a == *(const __u32 *)b &&
-	       *(const __u16 *)(a + 4) == *(const __u16 *)(b + 4);
-}
-
-// mac_eq2 compares MACs that are only 2-byte aligned (the FIB lookup's
-// dmac): the verifier refuses misaligned stack reads.
-static __always_inline int mac_eq2(const __u8 *a, const __u8 *b)
 {
 	const __u16 *x = (const __u16 *)a, *y = (const __u16 *)b;
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
@@ -443,11 +437,16 @@ static __always_inline const struct delivery *delivery_of(const struct filter_co
 static __always_inline int route_check(struct xdp_md *ctx, struct bpf_fib_lookup *fib, void *local,
 				       const void *saddr, __u16 sport, __u16 dport,
 				       const struct ethhdr *eth, __u16 vlan, const struct filter_config *cfg,
-				       struct reply_macs *macs, struct pkt_info *info)
+				       struct reply_macs *macs, struct pkt_info *info, int on_link)
 {
 	const struct delivery *dev = delivery_of(cfg, vlan);
 	if (!dev)
 		return CNT_PASS_ROUTED_ELSEWHERE; // a tag with no device: the kernel drops it
+	if (on_link) { // no lookup: to the MAC it came from
+		__builtin_memcpy(macs->next_hop, eth->h_source, ETH_ALEN);
+		__builtin_memcpy(macs->own, dev->mac, ETH_ALEN);
+		return CNT_REDIRECT;
+	}
 	fib->l4_protocol = IPPROTO_UDP;
 	fib->sport = dport; // the reply's ports: multipath and port rules hash as for it
 	fib->dport = sport;
@@ -459,7 +458,7 @@ static __always_inline int route_check(struct xdp_md *ctx, struct bpf_fib_lookup
 		if (fib->ifindex != dev->ifindex)
 			return CNT_PASS_ROUTED_ELSEWHERE;
 		// Through a bridge the next hop may sit behind another port.
-		if (dev->bridge && !mac_eq2(fib->dmac, eth->h_source))
+		if (dev->bridge && !mac_eq(fib->dmac, eth->h_source))
 			return CNT_PASS_ROUTED_ELSEWHERE;
 		__builtin_memcpy(macs->next_hop, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(macs->own, dev->mac, ETH_ALEN);
@@ -493,7 +492,7 @@ static __always_inline int route_check4(struct xdp_md *ctx, const struct ethhdr 
 	fib.family = AF_INET;
 	fib.ipv4_src = daddr;
 	fib.ipv4_dst = saddr;
-	return route_check(ctx, &fib, &local4, &saddr, sport, dport, eth, vlan, cfg, macs, info);
+	return route_check(ctx, &fib, &local4, &saddr, sport, dport, eth, vlan, cfg, macs, info, 0);
 }
 
 // An IPv6 link-local client is on the link by definition, and the
@@ -504,19 +503,12 @@ static __always_inline int route_check6(struct xdp_md *ctx, const struct ethhdr 
 					__u16 sport, __u16 dport, const struct filter_config *cfg,
 					struct reply_macs *macs, struct pkt_info *info)
 {
-	if ((saddr->in6_u.u6_addr8[0] == 0xfe) && ((saddr->in6_u.u6_addr8[1] & 0xc0) == 0x80)) {
-		const struct delivery *dev = delivery_of(cfg, vlan);
-		if (!dev)
-			return CNT_PASS_ROUTED_ELSEWHERE;
-		__builtin_memcpy(macs->next_hop, eth->h_source, ETH_ALEN);
-		__builtin_memcpy(macs->own, dev->mac, ETH_ALEN);
-		return CNT_REDIRECT;
-	}
+	int link_local = saddr->in6_u.u6_addr8[0] == 0xfe && (saddr->in6_u.u6_addr8[1] & 0xc0) == 0x80;
 	struct bpf_fib_lookup fib = {};
 	fib.family = AF_INET6;
 	__builtin_memcpy(fib.ipv6_src, daddr, 16);
 	__builtin_memcpy(fib.ipv6_dst, saddr, 16);
-	return route_check(ctx, &fib, &local6, saddr, sport, dport, eth, vlan, cfg, macs, info);
+	return route_check(ctx, &fib, &local6, saddr, sport, dport, eth, vlan, cfg, macs, info, link_local);
 }
 
 // Mirrors miekg/dns's default accept policy for a QUERY. Anything it would

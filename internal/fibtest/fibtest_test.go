@@ -89,17 +89,25 @@ const (
 // filter does) and writes it back, the return code behind it.
 func probe(t *testing.T) *ebpf.Program {
 	t.Helper()
-	ins := asm.Instructions{
-		asm.Mov.Reg(asm.R6, asm.R1),
+	// frame: R2 = data, and out unless 72 bytes are there (re-proven after
+	// the call, which invalidates packet pointers).
+	frame := asm.Instructions{
 		asm.LoadMem(asm.R2, asm.R6, 0, asm.Word),
 		asm.LoadMem(asm.R3, asm.R6, 4, asm.Word),
 		asm.Mov.Reg(asm.R4, asm.R2),
 		asm.Add.Imm(asm.R4, 72),
 		asm.JGT.Reg(asm.R4, asm.R3, "out"),
 	}
-	for i := int16(0); i < 64; i += 8 {
-		ins = append(ins, asm.LoadMem(asm.R5, asm.R2, i, asm.DWord), asm.StoreMem(asm.RFP, -64+i, asm.R5, asm.DWord))
+	// copy64 moves 64 bytes from src+0 to dst+off, a word at a time.
+	copy64 := func(src asm.Register, srcOff int16, dst asm.Register, dstOff int16) (out asm.Instructions) {
+		for i := int16(0); i < 64; i += 8 {
+			out = append(out, asm.LoadMem(asm.R5, src, srcOff+i, asm.DWord), asm.StoreMem(dst, dstOff+i, asm.R5, asm.DWord))
+		}
+		return out
 	}
+	ins := asm.Instructions{asm.Mov.Reg(asm.R6, asm.R1)}
+	ins = append(ins, frame...)
+	ins = append(ins, copy64(asm.R2, 0, asm.RFP, -64)...)
 	ins = append(ins,
 		asm.Mov.Reg(asm.R1, asm.R6),
 		asm.Mov.Reg(asm.R2, asm.RFP),
@@ -108,15 +116,9 @@ func probe(t *testing.T) *ebpf.Program {
 		asm.Mov.Imm(asm.R4, 0),
 		asm.FnFibLookup.Call(),
 		asm.Mov.Reg(asm.R7, asm.R0),
-		asm.LoadMem(asm.R2, asm.R6, 0, asm.Word),
-		asm.LoadMem(asm.R3, asm.R6, 4, asm.Word),
-		asm.Mov.Reg(asm.R4, asm.R2),
-		asm.Add.Imm(asm.R4, 72),
-		asm.JGT.Reg(asm.R4, asm.R3, "out"),
 	)
-	for i := int16(0); i < 64; i += 8 {
-		ins = append(ins, asm.LoadMem(asm.R5, asm.RFP, -64+i, asm.DWord), asm.StoreMem(asm.R2, i, asm.R5, asm.DWord))
-	}
+	ins = append(ins, frame...)
+	ins = append(ins, copy64(asm.RFP, -64, asm.R2, 0)...)
 	ins = append(ins,
 		asm.StoreMem(asm.R2, 64, asm.R7, asm.DWord),
 		asm.Mov.Imm(asm.R0, 2),

@@ -4,9 +4,8 @@
 // the kernel resolve a next hop, settings such as loopback forwarding, and
 // a watch that says when links or addresses may have changed. The XDP
 // program asks the kernel's FIB about each query itself; the kernel's
-// input verdict (InputOK), its output route and neighbour entries are
-// kept here as oracles for tests of that lookup. It knows nothing of BPF,
-// rings or DNS.
+// input verdict (InputOK) is kept here as the oracle the end-to-end tests
+// of rp_filter compare with. It knows nothing of BPF, rings or DNS.
 package route
 
 import (

@@ -11,6 +11,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Oracles for the tests: how the kernel routes a reply and what its
+// neighbour entries hold, read over rtnetlink. The XDP program asks the
+// FIB itself; these check the kernel's side of what it finds (and that
+// Resolve resolves).
+
 // Path is the way the kernel would send a packet: the device it leaves by
 // and the next hop's address on it (the gateway, or the destination itself
 // when it is on-link).
@@ -85,13 +90,6 @@ func parsePath(m *syscall.NetlinkMessage, dst netip.Addr) (Path, bool, error) {
 	return p, p.OIF != 0, nil
 }
 
-func family(a netip.Addr) (fam, bits byte) {
-	if a.Is4() {
-		return unix.AF_INET, 32
-	}
-	return unix.AF_INET6, 128
-}
-
 // Neighbour is the kernel's entry for a next hop on a device.
 type Neighbour struct {
 	MAC   net.HardwareAddr
@@ -135,24 +133,6 @@ func (c *Conn) Neighbour(index int, addr netip.Addr) (n Neighbour, found bool, e
 		}
 	}
 	return n, false, fmt.Errorf("neighbour %s on interface %d: no answer", addr, index)
-}
-
-// Resolve makes the kernel resolve addr on the device index, as it does
-// before it sends there (an ARP or ND probe; NTF_USE): the entry is
-// usable a moment later if the host answers. For a next hop that only
-// replies sent in place would go to, the kernel would otherwise never
-// look it up.
-func (c *Conn) Resolve(index int, addr netip.Addr) error {
-	fam, _ := family(addr)
-	body := make([]byte, unix.SizeofNdMsg)
-	body[0] = fam
-	binary.NativeEndian.PutUint32(body[4:], uint32(index))
-	body[10] = unix.NTF_USE // ndm_flags
-	body = attr(body, unix.NDA_DST, addr.AsSlice())
-	if _, err := c.request(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_ACK, body); err != nil {
-		return fmt.Errorf("resolving %s on interface %d: %w", addr, index, err)
-	}
-	return nil
 }
 
 // NeighbourChange is one announcement of the neighbour table.
