@@ -164,10 +164,10 @@ func BenchmarkHot(b *testing.B) {
 	a := rrA(name, 300, [4]byte{198, 18, 0, 10})
 	es := []*HotEntry{
 		{Listener: 1, QType: 1, Name: wireName(name), RRs: a, AN: 1, RA: true},
-		{Listener: 2, QType: 1, V6: true, Name: wireName(name), RRs: a, AN: 1, RA: true, Slot: 2},
+		{Listener: 2, QType: 1, V6: true, Name: wireName(name), RRs: a, AN: 1, RA: true},
 	}
 	for _, e := range es {
-		e.Expires = Monotonic() + time.Hour
+		e.Base, e.TTL, e.TTLAt = Monotonic()-time.Second/2, 3600, ttlFields(e.RRs)
 	}
 	x.install(b, es...)
 	h := loadHarness(b, x.f.Filter)
@@ -198,9 +198,7 @@ func BenchmarkHot(b *testing.B) {
 				b.Fatal(err)
 			}
 			if c.noHot {
-				if err := x.f.SwapHot(nil); err != nil {
-					b.Fatal(err)
-				}
+				x.install(b)
 				defer x.install(b, es...)
 			}
 			h.set(b, c.frame)

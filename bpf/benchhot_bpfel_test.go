@@ -19,9 +19,11 @@ const (
 	benchHotMapBenchFrames        = "bench_frames"
 	benchHotMapConfig             = "config"
 	benchHotMapCounters           = "counters"
+	benchHotMapHotCells           = "hot_cells"
 	benchHotMapHotHits            = "hot_hits"
-	benchHotMapHotMaps            = "hot_maps"
+	benchHotMapHotIndex           = "hot_index"
 	benchHotMapHotScratch         = "hot_scratch"
+	benchHotMapHotSync            = "hot_sync"
 	benchHotMapLocal4             = "local4"
 	benchHotMapLocal6             = "local6"
 	benchHotMapNeighBudget        = "neigh_budget"
@@ -35,8 +37,9 @@ const (
 	benchHotProgBenchRestore      = "bench_restore"
 	benchHotProgXdpDns            = "xdp_dns"
 	benchHotVarUnusedCounter      = "unused_counter"
+	benchHotVarUnusedHotBucket    = "unused_hot_bucket"
+	benchHotVarUnusedHotCell      = "unused_hot_cell"
 	benchHotVarUnusedHotKey       = "unused_hot_key"
-	benchHotVarUnusedHotValue     = "unused_hot_value"
 	benchHotVarUnusedNeighRequest = "unused_neigh_request"
 )
 
@@ -94,9 +97,11 @@ type benchHotMapSpecs struct {
 	BenchFrames   *ebpf.MapSpec `ebpf:"bench_frames"`
 	Config        *ebpf.MapSpec `ebpf:"config"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	HotCells      *ebpf.MapSpec `ebpf:"hot_cells"`
 	HotHits       *ebpf.MapSpec `ebpf:"hot_hits"`
-	HotMaps       *ebpf.MapSpec `ebpf:"hot_maps"`
+	HotIndex      *ebpf.MapSpec `ebpf:"hot_index"`
 	HotScratch    *ebpf.MapSpec `ebpf:"hot_scratch"`
+	HotSync       *ebpf.MapSpec `ebpf:"hot_sync"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
 	NeighBudget   *ebpf.MapSpec `ebpf:"neigh_budget"`
@@ -113,8 +118,9 @@ type benchHotMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type benchHotVariableSpecs struct {
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedHotBucket    *ebpf.VariableSpec `ebpf:"unused_hot_bucket"`
+	UnusedHotCell      *ebpf.VariableSpec `ebpf:"unused_hot_cell"`
 	UnusedHotKey       *ebpf.VariableSpec `ebpf:"unused_hot_key"`
-	UnusedHotValue     *ebpf.VariableSpec `ebpf:"unused_hot_value"`
 	UnusedNeighRequest *ebpf.VariableSpec `ebpf:"unused_neigh_request"`
 }
 
@@ -141,9 +147,11 @@ type benchHotMaps struct {
 	BenchFrames   *ebpf.Map `ebpf:"bench_frames"`
 	Config        *ebpf.Map `ebpf:"config"`
 	Counters      *ebpf.Map `ebpf:"counters"`
+	HotCells      *ebpf.Map `ebpf:"hot_cells"`
 	HotHits       *ebpf.Map `ebpf:"hot_hits"`
-	HotMaps       *ebpf.Map `ebpf:"hot_maps"`
+	HotIndex      *ebpf.Map `ebpf:"hot_index"`
 	HotScratch    *ebpf.Map `ebpf:"hot_scratch"`
+	HotSync       *ebpf.Map `ebpf:"hot_sync"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
 	NeighBudget   *ebpf.Map `ebpf:"neigh_budget"`
@@ -160,9 +168,11 @@ func (m *benchHotMaps) Close() error {
 		m.BenchFrames,
 		m.Config,
 		m.Counters,
+		m.HotCells,
 		m.HotHits,
-		m.HotMaps,
+		m.HotIndex,
 		m.HotScratch,
+		m.HotSync,
 		m.Local4,
 		m.Local6,
 		m.NeighBudget,
@@ -180,8 +190,9 @@ func (m *benchHotMaps) Close() error {
 // It can be passed to loadBenchHotObjects or ebpf.CollectionSpec.LoadAndAssign.
 type benchHotVariables struct {
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedHotBucket    *ebpf.Variable `ebpf:"unused_hot_bucket"`
+	UnusedHotCell      *ebpf.Variable `ebpf:"unused_hot_cell"`
 	UnusedHotKey       *ebpf.Variable `ebpf:"unused_hot_key"`
-	UnusedHotValue     *ebpf.Variable `ebpf:"unused_hot_value"`
 	UnusedNeighRequest *ebpf.Variable `ebpf:"unused_neigh_request"`
 }
 

@@ -30,25 +30,34 @@ type Filter struct {
 	local  map[netip.Addr]bool
 	vlans  map[uint16]Device // tagged delivering devices in the vlans map
 
-	hotSpec *ebpf.MapSpec // the hot map type, for NewHotMap
+	syncSpec *ebpf.MapSpec // hot_sync's inner map type, for HotTable.Sync
+	hot      *HotTable     // mapped on first use
 }
 
 // Load loads the program and creates its maps. It needs CAP_BPF (or
 // CAP_SYS_ADMIN); the error says so when the kernel refuses.
 func Load() (*Filter, error) {
 	f := &Filter{ports: make(map[uint16]int), served: make(map[netip.AddrPort]bool), local: make(map[netip.Addr]bool), vlans: make(map[uint16]Device)}
-	if err := loadFilterObjects(&f.objs, nil); err != nil {
+	spec, err := loadFilter()
+	if err != nil {
+		return nil, fmt.Errorf("loading the XDP filter: %w", err)
+	}
+	ncpu, err := ebpf.PossibleCPU()
+	if err != nil {
+		return nil, fmt.Errorf("loading the XDP filter: counting CPUs: %w", err)
+	}
+	spec.Maps["hot_hits"].MaxEntries = uint32(ncpu * HotEntries) // a part per CPU
+	if err := spec.LoadAndAssign(&f.objs, nil); err != nil {
 		if errors.Is(err, ebpf.ErrNotSupported) {
 			return nil, fmt.Errorf("loading the XDP filter: kernel lacks BPF support: %w", err)
 		}
 		return nil, fmt.Errorf("loading the XDP filter (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or root): %w", err)
 	}
-	spec, err := loadFilter()
-	if err != nil || spec.Maps["hot_maps"] == nil || spec.Maps["hot_maps"].InnerMap == nil {
+	if spec.Maps["hot_sync"] == nil || spec.Maps["hot_sync"].InnerMap == nil {
 		f.objs.Close()
-		return nil, fmt.Errorf("loading the XDP filter: no hot map type: %v", err)
+		return nil, errors.New("loading the XDP filter: no hot sync map type")
 	}
-	f.hotSpec = spec.Maps["hot_maps"].InnerMap.Copy()
+	f.syncSpec = spec.Maps["hot_sync"].InnerMap.Copy()
 	return f, nil
 }
 
@@ -105,6 +114,10 @@ func (f *Filter) Detach() error {
 // Close detaches the program and frees its maps.
 func (f *Filter) Close() error {
 	err := f.Detach()
+	f.mu.Lock()
+	f.hot.close()
+	f.hot = nil
+	f.mu.Unlock()
 	return errors.Join(err, f.objs.Close())
 }
 

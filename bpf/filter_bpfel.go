@@ -52,6 +52,41 @@ type filterFilterConfig struct {
 	Dev       filterDelivery
 }
 
+type filterHotBucket struct {
+	_   structs.HostLayout
+	Tag [8]uint64
+}
+
+type filterHotCell struct {
+	_        structs.HostLayout
+	Listener uint32
+	Qtype    uint16
+	Flags    uint8
+	NameLen  uint8
+	Base     uint64
+	Ttl      uint32
+	RrsLen   uint16
+	RrsSum   uint16
+	Flags2   uint8
+	Flags3   uint8
+	Ad       uint8
+	AdKnown  uint8
+	An       uint16
+	Ns       uint16
+	Ex       uint16
+	Nttl     uint8
+	OddTtls  uint8
+	TtlAt    [12]uint16
+	Slot     uint32
+	Name     [8]uint64
+	Rrs      [128]uint8
+}
+
+type filterHotHit struct {
+	_ structs.HostLayout
+	N [2]uint32
+}
+
 type filterHotKey struct {
 	_        structs.HostLayout
 	Listener uint32
@@ -77,25 +112,6 @@ type filterHotScratch struct {
 		Osum   uint64
 	}
 	Front [19]uint64
-}
-
-type filterHotValue struct {
-	_       structs.HostLayout
-	Expires uint64
-	Slot    uint32
-	RrsLen  uint16
-	RrsSum  uint16
-	Flags2  uint8
-	Flags3  uint8
-	Ad      uint8
-	AdKnown uint8
-	An      uint16
-	Ns      uint16
-	Ex      uint16
-	Pad     uint16
-	_       [4]byte
-	Name    [8]uint64
-	Rrs     [480]uint8
 }
 
 type filterIn6Addr struct {
@@ -141,9 +157,11 @@ type filterServed6Key struct {
 const (
 	filterMapConfig             = "config"
 	filterMapCounters           = "counters"
+	filterMapHotCells           = "hot_cells"
 	filterMapHotHits            = "hot_hits"
-	filterMapHotMaps            = "hot_maps"
+	filterMapHotIndex           = "hot_index"
 	filterMapHotScratch         = "hot_scratch"
+	filterMapHotSync            = "hot_sync"
 	filterMapLocal4             = "local4"
 	filterMapLocal6             = "local6"
 	filterMapNeighBudget        = "neigh_budget"
@@ -155,8 +173,9 @@ const (
 	filterMapXsks               = "xsks"
 	filterProgXdpDns            = "xdp_dns"
 	filterVarUnusedCounter      = "unused_counter"
+	filterVarUnusedHotBucket    = "unused_hot_bucket"
+	filterVarUnusedHotCell      = "unused_hot_cell"
 	filterVarUnusedHotKey       = "unused_hot_key"
-	filterVarUnusedHotValue     = "unused_hot_value"
 	filterVarUnusedNeighRequest = "unused_neigh_request"
 )
 
@@ -211,9 +230,11 @@ type filterProgramSpecs struct {
 type filterMapSpecs struct {
 	Config        *ebpf.MapSpec `ebpf:"config"`
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	HotCells      *ebpf.MapSpec `ebpf:"hot_cells"`
 	HotHits       *ebpf.MapSpec `ebpf:"hot_hits"`
-	HotMaps       *ebpf.MapSpec `ebpf:"hot_maps"`
+	HotIndex      *ebpf.MapSpec `ebpf:"hot_index"`
 	HotScratch    *ebpf.MapSpec `ebpf:"hot_scratch"`
+	HotSync       *ebpf.MapSpec `ebpf:"hot_sync"`
 	Local4        *ebpf.MapSpec `ebpf:"local4"`
 	Local6        *ebpf.MapSpec `ebpf:"local6"`
 	NeighBudget   *ebpf.MapSpec `ebpf:"neigh_budget"`
@@ -230,8 +251,9 @@ type filterMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type filterVariableSpecs struct {
 	UnusedCounter      *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedHotBucket    *ebpf.VariableSpec `ebpf:"unused_hot_bucket"`
+	UnusedHotCell      *ebpf.VariableSpec `ebpf:"unused_hot_cell"`
 	UnusedHotKey       *ebpf.VariableSpec `ebpf:"unused_hot_key"`
-	UnusedHotValue     *ebpf.VariableSpec `ebpf:"unused_hot_value"`
 	UnusedNeighRequest *ebpf.VariableSpec `ebpf:"unused_neigh_request"`
 }
 
@@ -257,9 +279,11 @@ func (o *filterObjects) Close() error {
 type filterMaps struct {
 	Config        *ebpf.Map `ebpf:"config"`
 	Counters      *ebpf.Map `ebpf:"counters"`
+	HotCells      *ebpf.Map `ebpf:"hot_cells"`
 	HotHits       *ebpf.Map `ebpf:"hot_hits"`
-	HotMaps       *ebpf.Map `ebpf:"hot_maps"`
+	HotIndex      *ebpf.Map `ebpf:"hot_index"`
 	HotScratch    *ebpf.Map `ebpf:"hot_scratch"`
+	HotSync       *ebpf.Map `ebpf:"hot_sync"`
 	Local4        *ebpf.Map `ebpf:"local4"`
 	Local6        *ebpf.Map `ebpf:"local6"`
 	NeighBudget   *ebpf.Map `ebpf:"neigh_budget"`
@@ -275,9 +299,11 @@ func (m *filterMaps) Close() error {
 	return _FilterClose(
 		m.Config,
 		m.Counters,
+		m.HotCells,
 		m.HotHits,
-		m.HotMaps,
+		m.HotIndex,
 		m.HotScratch,
+		m.HotSync,
 		m.Local4,
 		m.Local6,
 		m.NeighBudget,
@@ -295,8 +321,9 @@ func (m *filterMaps) Close() error {
 // It can be passed to loadFilterObjects or ebpf.CollectionSpec.LoadAndAssign.
 type filterVariables struct {
 	UnusedCounter      *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedHotBucket    *ebpf.Variable `ebpf:"unused_hot_bucket"`
+	UnusedHotCell      *ebpf.Variable `ebpf:"unused_hot_cell"`
 	UnusedHotKey       *ebpf.Variable `ebpf:"unused_hot_key"`
-	UnusedHotValue     *ebpf.Variable `ebpf:"unused_hot_value"`
 	UnusedNeighRequest *ebpf.Variable `ebpf:"unused_neigh_request"`
 }
 

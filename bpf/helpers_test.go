@@ -13,15 +13,16 @@ import (
 // changes this list; bpf_xdp_adjust_meta must never be on it: this
 // kernel refuses it for every XDP program (AFXDP-FACTS.md).
 var wantHelpers = []asm.BuiltinFunc{
-	asm.FnMapLookupElem,    // 1: counters, config, served, ports, local, vlans, hot maps
-	asm.FnXdpAdjustHead,    // 44: hot answers, room at the front
-	asm.FnRedirectMap,      // 51: to the queue's AF_XDP socket
-	asm.FnXdpAdjustTail,    // 65: hot answers, room at the tail
-	asm.FnFibLookup,        // 69: the route back, for every query
-	asm.FnRingbufReserve,   // 131: neighbour requests
-	asm.FnRingbufSubmit,    // 132
-	asm.FnKtimeGetCoarseNs, // 160: hot expiry, the neighbour requests' window
-	asm.FnXdpGetBuffLen,    // 188: hot answers
+	asm.FnMapLookupElem,     // 1: counters, config, served, ports, local, vlans, the hot table
+	asm.FnGetSmpProcessorId, // 8: hot answers, the CPU's part of the hit counters
+	asm.FnXdpAdjustHead,     // 44: hot answers, room at the front
+	asm.FnRedirectMap,       // 51: to the queue's AF_XDP socket
+	asm.FnXdpAdjustTail,     // 65: hot answers, room at the tail
+	asm.FnFibLookup,         // 69: the route back, for every query
+	asm.FnRingbufReserve,    // 131: neighbour requests
+	asm.FnRingbufSubmit,     // 132
+	asm.FnKtimeGetCoarseNs,  // 160: hot answers' TTLs, the neighbour requests' window
+	asm.FnXdpGetBuffLen,     // 188: hot answers
 }
 
 // TestHelpers lists the helpers the compiled program calls (every
@@ -49,8 +50,8 @@ func TestHelpers(t *testing.T) {
 	}
 	// The global functions (verified on their own) are in the programs'
 	// instructions.
-	if !funcs["xdp_dns"] || !funcs["hot_answer"] {
-		t.Fatalf("functions seen: %v; want xdp_dns and hot_answer", funcs)
+	if !funcs["xdp_dns"] || !funcs["hot_answer"] || !funcs["hot_records"] {
+		t.Fatalf("functions seen: %v; want xdp_dns, hot_answer and hot_records", funcs)
 	}
 	var got []asm.BuiltinFunc
 	for fn := range seen {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
-// Hot answers in the XDP program: a query whose key is in the live hot map
+// Hot answers in the XDP program: a query whose key is in the hot table
 // is answered in place with XDP_TX, with the bytes the user-space hot table
 // (plugin/afxdp/hot) would write for it, which are the chain's. Included by
 // xdp_dns.c after its maps; it runs only on queries that passed the martian
@@ -54,7 +54,7 @@ static __always_inline int hot_qtype(__u16 t)
 // The query as read by hot_parse: its key and what the reply echoes.
 struct hot_query {
 	struct hot_key key;
-	__u64 name[HOT_NAME_MAX / 8]; // as hot_value's name
+	__u64 name[HOT_NAME_MAX / 8]; // as hot_cell's name
 	__u64 qsum;   // the question (name, type, class) as it sits at offset 12
 	__u32 qend;   // DNS offset just past the question
 	__u32 opt;    // 1 if it carries a bare OPT (11 bytes at qend)
@@ -229,7 +229,7 @@ static __always_inline int hot_move(struct xdp_md *ctx, __u32 off, __u8 *buf, __
 	__u8 *pkt = data + off;
 	__u32 i = 0;
 #pragma clang loop unroll(disable)
-	for (int k = 0; k < HOT_RRS_MAX / 8; k++) {
+	for (int k = 0; k < (int)(max / 8); k++) { // max is a constant where inlined: the verifier walks that many
 		if (i + 8 > len)
 			break;
 		if ((void *)(pkt + i + 8) > data_end)
@@ -285,6 +285,114 @@ static __always_inline int hot_room(struct xdp_md *ctx, __u32 front, __u32 grow,
 	return 0;
 }
 
+// hot_mix is the key's hash: the name's hash and the rest of the key,
+// mixed by murmur3's finalizer (bpf.hotMix), so the bucket (low bits)
+// and the tag (high bits) both depend on every part.
+static __always_inline __u64 hot_mix(const struct hot_key *k)
+{
+	__u64 h = k->name_hash ^ ((__u64)k->listener << 32 | (__u64)k->qtype << 16 |
+				  (__u64)k->flags << 8 | k->name_len);
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+#define HOT_TAG_CELL 0xffffffULL
+
+// hot_find returns the cell of q's entry, or NULL: one bucket's line of
+// tags, then the cell, whose key must be q's.
+static __always_inline struct hot_cell *hot_find(const struct hot_query *q, __u32 *cell)
+{
+	__u64 h = hot_mix(&q->key);
+	__u32 b = h & (HOT_BUCKETS - 1);
+	struct hot_bucket *bk = bpf_map_lookup_elem(&hot_index, &b);
+	if (!bk)
+		return NULL;
+	// Branch-free: a break per way made eight paths of the rest for the
+	// verifier. An empty way's cell bits are 0; two ways matching (one
+	// key's 40 hash bits twice in a bucket) would give a cell whose key
+	// does not match, a miss.
+	__u64 ref = 0;
+#pragma unroll
+	for (int i = 0; i < HOT_WAYS; i++) {
+		__u64 t = *(volatile __u64 *)&bk->tag[i];
+		__u64 x = (t ^ h) & ~HOT_TAG_CELL;
+		__u64 hit = ((x | -x) >> 63) ^ 1; // x == 0
+		ref |= (t & HOT_TAG_CELL) * hit;
+	}
+	if (!ref)
+		return NULL;
+	*cell = ref - 1;
+	struct hot_cell *v = bpf_map_lookup_elem(&hot_cells, cell);
+	if (!v || v->listener != q->key.listener || v->qtype != q->key.qtype || v->flags != q->key.flags ||
+	    v->name_len != q->key.name_len)
+		return NULL;
+	__u64 diff = 0;
+#pragma unroll
+	for (int j = 0; j < HOT_NAME_MAX / 8; j++)
+		diff |= v->name[j] ^ q->name[j];
+	return diff ? NULL : v;
+}
+
+// hot_rrs copies the entry's records into the frame at off: the first
+// cell's part, then the next two cells' if it has more.
+static __always_inline int hot_rrs(struct xdp_md *ctx, __u32 off, const struct hot_cell *v, __u32 cell, __u32 len)
+{
+	__u32 first = len < HOT_CELL_RRS ? len : HOT_CELL_RRS;
+	if (hot_move(ctx, off, (__u8 *)v->rrs, first, HOT_CELL_RRS, 1))
+		return -1;
+	if (len <= HOT_CELL_RRS)
+		return 0;
+	__u32 c1 = cell + 1, c2 = cell + 2;
+	__u8 *m1 = bpf_map_lookup_elem(&hot_cells, &c1);
+	__u8 *m2 = bpf_map_lookup_elem(&hot_cells, &c2);
+	if (!m1 || !m2)
+		return -1;
+	__u32 rest = len - HOT_CELL_RRS;
+	__u32 second = rest < HOT_CELL ? rest : HOT_CELL;
+	if (hot_move(ctx, off + HOT_CELL_RRS, m1, second, HOT_CELL, 1))
+		return -1;
+	if (rest <= HOT_CELL)
+		return 0;
+	return hot_move(ctx, off + HOT_CELL_RRS + HOT_CELL, m2, rest - HOT_CELL, HOT_RRS_MAX - HOT_CELL_RRS - HOT_CELL, 1);
+}
+
+// hot_records writes cell's entry's records at off of the frame, each
+// TTL field set to ttl: 0, or -1 if the frame could not take them. A
+// global function, verified once on its own: inlined, its paths (one,
+// two or three cells) multiplied the rest of hot_answer's for the
+// verifier.
+__noinline int hot_records(struct xdp_md *ctx, __u32 off, __u32 cell, __u32 ttl)
+{
+	if (!ctx)
+		return -1;
+	struct hot_cell *v = bpf_map_lookup_elem(&hot_cells, &cell);
+	if (!v || off > HOT_FRONT_MAX)
+		return -1;
+	__u32 len = v->rrs_len, n = v->nttl;
+	if (len == 0 || len > HOT_RRS_MAX || hot_rrs(ctx, off, v, cell, len))
+		return -1;
+	__u32 be = bpf_htonl(ttl);
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < HOT_TTLS; i++) {
+		if (i >= n)
+			break;
+		__u32 at = v->ttl_at[i];
+		if (at > HOT_RRS_MAX - 4)
+			return -1;
+		void *data = (void *)(long)ctx->data;
+		void *data_end = (void *)(long)ctx->data_end;
+		__u8 *p = data + off + at;
+		if ((void *)(p + 4) > data_end)
+			return -1;
+		__builtin_memcpy(p, &be, 4);
+	}
+	return 0;
+}
+
 // hot_answer answers the query in the frame from the live hot map, in
 // place: the reply to the route's next hop from the delivering device's
 // MAC, addresses and ports swapped, the IP header as the datapath writes
@@ -301,10 +409,6 @@ __noinline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const
 	if (!info || !macs)
 		return HOT_MISS;
 	__u32 zero = 0;
-	void *hot = bpf_map_lookup_elem(&hot_maps, &zero);
-	if (!hot)
-		return HOT_MISS;
-
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	// Offsets from flags, so the verifier sees their bounds.
@@ -344,18 +448,24 @@ __noinline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const
 	if (info->v6)
 		q->key.flags |= HOT_V6;
 
-	// The coarse clock (a third of the cost of the fine one here) lags
-	// CLOCK_MONOTONIC by at most a tick; user space writes expires that
-	// much early (bpf.HotClockSlack), so nothing is served at its expiry.
-	struct hot_value *v = bpf_map_lookup_elem(hot, &q->key);
-	if (!v || bpf_ktime_get_coarse_ns() >= v->expires)
+	__u32 cell;
+	struct hot_cell *v = hot_find(q, &cell);
+	if (!v)
 		return HOT_MISS;
-	__u64 diff = 0;
-#pragma unroll
-	for (int j = 0; j < HOT_NAME_MAX / 8; j++)
-		diff |= v->name[j] ^ q->name[j];
-	if (diff)
-		return HOT_MISS; // another name of the same hash
+	// The TTL the cache would give now: the base TTL less the whole seconds
+	// since base, and never 1 or less (hot.Table.Answer's rule). The coarse
+	// clock (a third of the cost of the fine one here) lags CLOCK_MONOTONIC
+	// by at most a tick; user space writes base that much early
+	// (bpf.HotClockSlack), so the TTL is never above the table's.
+	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 secs = now > v->base ? (now - v->base) / 1000000000ULL : 0;
+	__u32 ttl0 = v->ttl;
+	if (secs + 1 >= ttl0)
+		return HOT_MISS;
+	__u32 ttl = ttl0 - (__u32)secs;
+	__u32 nttl = v->nttl, odd_ttls = v->odd_ttls;
+	if (nttl == 0 || nttl > HOT_TTLS || odd_ttls > nttl)
+		return HOT_MISS;
 
 	// Only an answer needs the query's checksums to hold (the UDP one's
 	// zero: none, IPv4 only): a miss goes on to the receive loop, which
@@ -386,13 +496,17 @@ __noinline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const
 	__u8 f2 = v->flags3 | (show_ad ? (v->ad & 0x20) : 0) | (dns->flags2 & 0x10);
 	__u16 id = dns->id, sport = udp->source, dport = udp->dest;
 	__u16 an = v->an, ns = v->ns, ex = bpf_htons(bpf_ntohs(v->ex) + q->opt);
-	__u32 slot = v->slot + q->opt;
+	__u32 slot = bpf_get_smp_processor_id() * HOT_ENTRIES + v->slot;
 	__u32 rlen = 8 + dlen;
 	__u8 opt[12];
 	hot_opt(q, opt);
 	__u64 s = addrs + IPPROTO_UDP + 2 * rlen + bpf_ntohs(sport) + bpf_ntohs(dport) + bpf_ntohs(id) +
 		  ((__u32)f1 << 8 | f2) + 1 + bpf_ntohs(an) + bpf_ntohs(ns) + bpf_ntohs(ex) + q->qsum +
 		  csum_at(v->rrs_sum, q->qend & 1);
+	// The TTL fields, stored as 0: each adds the TTL's two words, swapped
+	// where the field starts at an odd offset of the datagram.
+	__u64 tsum = (ttl >> 16) + (ttl & 0xffff);
+	s += csum_at((nttl - odd_ttls) * tsum, q->qend & 1) + csum_at(odd_ttls * tsum, (q->qend + 1) & 1);
 	if (q->opt)
 		s += csum_at(hot_opt_sum(opt), (q->qend + rrs_len) & 1);
 	__u16 check = ~csum_fold(s) & 0xffff;
@@ -405,7 +519,7 @@ __noinline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const
 	case -2:
 		return HOT_BROKEN;
 	}
-	if (hot_move(ctx, l4 + 8 + q->qend, v->rrs, rrs_len, HOT_RRS_MAX, 1))
+	if (hot_records(ctx, l4 + 8 + q->qend, cell, ttl))
 		return HOT_BROKEN;
 	if (q->opt && hot_move(ctx, l4 + 8 + q->qend + rrs_len, opt, 11, sizeof(opt), 1))
 		return HOT_BROKEN;
@@ -458,8 +572,12 @@ __noinline int hot_answer(struct xdp_md *ctx, const struct pkt_info *info, const
 	dns->nscount = ns;
 	dns->arcount = ex;
 
-	__u64 *hits = bpf_map_lookup_elem(&hot_hits, &slot);
-	if (hits)
-		*hits += 1;
+	struct hot_hit *hits = bpf_map_lookup_elem(&hot_hits, &slot);
+	if (hits) {
+		if (q->opt)
+			hits->n[1] += 1;
+		else
+			hits->n[0] += 1;
+	}
 	return HOT_SENT;
 }

@@ -3,6 +3,7 @@ package bpf
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand"
 	"net/netip"
@@ -103,8 +104,23 @@ func modelDNSQuery(p []byte) *dnsQuery {
 	return q
 }
 
-// modelReply renders the DNS reply the user-space table would.
-func modelReply(q *dnsQuery, e *HotEntry) []byte {
+// modelTTL is the TTL the program must write at now (CLOCK_MONOTONIC), or
+// 0 if it must not answer: the entry's TTL less the whole seconds since
+// its Base (taken HotClockSlack early), refused at 1 or less.
+func modelTTL(e *HotEntry, now time.Duration) uint32 {
+	secs := uint64(0)
+	if base := max(e.Base-HotClockSlack, 0); now > base {
+		secs = uint64((now - base) / time.Second)
+	}
+	if secs+1 >= uint64(e.TTL) {
+		return 0
+	}
+	return e.TTL - uint32(secs)
+}
+
+// modelReply renders the DNS reply the user-space table would, the
+// records' TTLs set to ttl.
+func modelReply(q *dnsQuery, e *HotEntry, ttl uint32) []byte {
 	b := binary.BigEndian.AppendUint16(nil, q.id)
 	f1, f2 := byte(0x80), e.Rcode
 	if e.AA {
@@ -131,7 +147,11 @@ func modelReply(q *dnsQuery, e *HotEntry) []byte {
 	b = binary.BigEndian.AppendUint16(b, e.NS)
 	b = binary.BigEndian.AppendUint16(b, ex)
 	b = append(b, q.question...)
-	b = append(b, e.RRs...)
+	rrs := bytes.Clone(e.RRs)
+	for _, at := range e.TTLAt {
+		binary.BigEndian.PutUint32(rrs[at:], ttl)
+	}
+	b = append(b, rrs...)
 	if q.opt {
 		b = append(b, 0, 0, 41, byte(q.osize>>8), byte(q.osize), 0, 0, q.oflags, 0, 0, 0)
 	}
@@ -186,10 +206,10 @@ func (m *hotModel) answer(frame []byte, s *servedSet) ([]byte, Counter) {
 	q.key.listener = m.listeners[netip.AddrPortFrom(dst, be.Uint16(udp[2:]))]
 	q.key.v6 = dst.Is6()
 	e := m.entries[q.key]
-	if e == nil || m.now >= e.Expires-HotClockSlack || ((q.key.do || q.ad) && !e.ADKnown) {
+	if e == nil || modelTTL(e, m.now) == 0 || ((q.key.do || q.ad) && !e.ADKnown) {
 		return nil, noHot
 	}
-	reply := modelReply(q, e)
+	reply := modelReply(q, e, modelTTL(e, m.now))
 	if len(reply) > HotReplyMax {
 		return nil, noHot
 	}
@@ -250,30 +270,57 @@ func newHotFixture(tb testing.TB) *hotFixture {
 	return &hotFixture{f: f, s: testServed(), m: m}
 }
 
-// install writes entries as one new map, as user space does.
-func (x *hotFixture) install(tb testing.TB, entries ...*HotEntry) {
+// install empties the hot table and puts entries in it, one-cell ones
+// from cell 0 up, three-cell ones from HotSmallCells up, entry i's hits
+// in slot i. It returns each entry's first cell.
+func (x *hotFixture) install(tb testing.TB, entries ...*HotEntry) []uint32 {
 	tb.Helper()
-	h, err := x.f.NewHotMap()
+	t, err := x.f.HotTable()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clear(x.m.entries)
-	for _, e := range entries {
-		if err := h.Add(e); err != nil {
-			tb.Fatal(err)
-		}
-		x.m.entries[hotModelKey{e.Listener, e.QType, e.DO, e.CD, e.V6, string(e.Name)}] = e
-	}
-	if err := x.f.SwapHot(h); err != nil {
+	t.Clear()
+	if err := t.Sync(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { h.Close() })
+	clear(x.m.entries)
+	small, large := uint32(0), uint32(HotSmallCells)
+	var cells []uint32
+	for _, e := range entries {
+		cell := &small
+		if HotCellsFor(len(e.RRs)) > 1 {
+			cell = &large
+		}
+		if _, replaced, err := t.Put(e, *cell, uint32(len(cells))); err != nil || replaced {
+			tb.Fatalf("put: %v (replaced %v)", err, replaced)
+		}
+		cells = append(cells, *cell)
+		*cell += uint32(HotCellsFor(len(e.RRs)))
+		x.m.entries[hotModelKey{e.Listener, e.QType, e.DO, e.CD, e.V6, string(e.Name)}] = e
+	}
+	return cells
+}
+
+// ttlFields is where the TTL fields of the uncompressed records in rrs are.
+func ttlFields(rrs []byte) []uint16 {
+	var at []uint16
+	for off := 0; off < len(rrs); {
+		for rrs[off] != 0 {
+			off += 1 + int(rrs[off])
+		}
+		off++
+		at = append(at, uint16(off+4))
+		off += 10 + int(binary.BigEndian.Uint16(rrs[off+8:]))
+	}
+	return at
 }
 
 // check runs frame and compares verdict, counter and output with the model.
 func (x *hotFixture) check(frame []byte) error {
-	x.m.now = Monotonic()
-	want, hc := x.m.answer(frame, x.s)
+	// The program reads its coarse clock, which lags by up to a tick,
+	// somewhere between these two readings: where a TTL step falls in
+	// between, either side's answer is right.
+	first := Monotonic() - 10*time.Millisecond
 	before, err := x.f.Counters()
 	if err != nil {
 		return err
@@ -285,10 +332,27 @@ func (x *hotFixture) check(frame []byte) error {
 		return fmt.Errorf("test run: %w", err)
 	}
 	out = opts.DataOut
+	last := Monotonic()
 	after, err := x.f.Counters()
 	if err != nil {
 		return err
 	}
+	var errs []error
+	for _, now := range []time.Duration{last, first} {
+		x.m.now = now
+		err := x.agree(frame, ret, out, before, after)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return errs[0]
+}
+
+// agree compares one run's verdict, counters and output with the model's
+// at x.m.now.
+func (x *hotFixture) agree(frame []byte, ret uint32, out []byte, before, after Counters) error {
+	want, hc := x.m.answer(frame, x.s)
 	wantC := model(frame, x.s)
 	if hc != noHot {
 		wantC = hc
@@ -311,7 +375,8 @@ func (x *hotFixture) check(frame []byte) error {
 
 // hotEntries are the entries of the table test: example.org A for both
 // families on port 53, with AD known, one with odd lengths everywhere.
-func hotEntries(expires time.Duration) []*HotEntry {
+// Their TTLs read ttl at base.
+func hotEntries(base time.Duration, ttl uint32) []*HotEntry {
 	a := rrA("example.org.", 299, [4]byte{198, 18, 0, 10})
 	// An odd name (17 bytes) with odd records (31 bytes): every checksum
 	// term at an odd offset.
@@ -334,8 +399,8 @@ func hotEntries(expires time.Duration) []*HotEntry {
 		{Listener: 1, QType: 16, Name: wireName("big.example.org."), RRs: big, AN: 1},
 		{Listener: 2, QType: 16, V6: true, Name: wireName("big6.example.org."), RRs: big6, AN: 1},
 	}
-	for i, e := range es {
-		e.Expires, e.Slot = expires, uint32(2*i)
+	for _, e := range es {
+		e.Base, e.TTL, e.TTLAt = base, ttl, ttlFields(e.RRs)
 	}
 	return es
 }
@@ -439,7 +504,7 @@ func hotCases() []seedCase {
 // byte, and leaves everything else as it was.
 func TestHotAnswers(t *testing.T) {
 	x := newHotFixture(t)
-	x.install(t, hotEntries(Monotonic()+time.Hour)...)
+	x.install(t, hotEntries(Monotonic()-time.Second/2, 3600)...)
 	for _, c := range hotCases() {
 		t.Run(c.name, func(t *testing.T) {
 			x.m.now = Monotonic()
@@ -457,42 +522,50 @@ func TestHotAnswers(t *testing.T) {
 	}
 }
 
-// TestHotExpiry: an entry is served until its expiry and never from it on
-// (the map is written by hand, the program's clock is CLOCK_MONOTONIC).
+// TestHotExpiry: the program writes the TTL less the whole seconds since
+// the entry's base, and stops serving at a TTL of 1 (the table is written
+// by hand, the program's clock is CLOCK_MONOTONIC). Bases are half a
+// second off any step, so the cases do not race a step.
 func TestHotExpiry(t *testing.T) {
 	x := newHotFixture(t)
 	frame := hotCases()[0].frame
 	for _, c := range []struct {
-		name    string
-		expires time.Duration
-		want    bool
+		name string
+		ago  time.Duration // since base
+		ttl  uint32
+		want uint32 // the TTL written; 0: not answered
 	}{
-		{"an hour ahead", Monotonic() + time.Hour, true},
-		{"passed", Monotonic() - time.Nanosecond, false},
-		{"long passed", 1, false},
-		{"now", Monotonic(), false},
+		{"fresh", time.Second / 2, 300, 300},
+		{"ten seconds on", 10*time.Second + time.Second/2, 300, 290},
+		{"two left", 298*time.Second + time.Second/2, 300, 2},
+		{"one left", 299*time.Second + time.Second/2, 300, 0},
+		{"long passed", time.Hour, 300, 0},
+		{"ttl 2, fresh", time.Second / 2, 2, 2},
+		{"ttl 2, a second on", time.Second + time.Second/2, 2, 0},
+		{"base ahead of the clock", -time.Second / 2, 300, 300},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			x.install(t, hotEntries(c.expires)...)
+			es := hotEntries(Monotonic()-c.ago, c.ttl)
+			x.install(t, es...)
 			x.m.now = Monotonic()
-			if _, got := x.m.answer(frame, x.s); (got == HotAnswer) != c.want {
-				t.Fatalf("model says %s", got)
+			if got := modelTTL(es[0], x.m.now); got != c.want {
+				t.Fatalf("the model says TTL %d", got)
 			}
 			if err := x.check(frame); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
-	// An entry 100 ms ahead is served, then not once its time has come.
-	x.install(t, hotEntries(Monotonic()+100*time.Millisecond)...)
-	x.m.now = Monotonic()
-	if _, hc := x.m.answer(frame, x.s); hc != HotAnswer {
-		t.Fatalf("before expiry: the model says %s", hc)
-	}
+	// An entry of TTL 3 a second and a half on is served at 2, then not
+	// once a second more has passed.
+	x.install(t, hotEntries(Monotonic()-1500*time.Millisecond, 3)...)
 	if err := x.check(frame); err != nil {
 		t.Fatalf("before expiry: %v", err)
 	}
-	time.Sleep(120 * time.Millisecond)
+	if out, hc := x.m.answer(frame, x.s); hc != HotAnswer || !bytes.Contains(out, []byte{0, 0, 0, 2, 0, 4}) {
+		t.Fatalf("before expiry: the model says %s with %x", hc, out)
+	}
+	time.Sleep(time.Second)
 	x.m.now = Monotonic()
 	if _, hc := x.m.answer(frame, x.s); hc != noHot {
 		t.Fatalf("after expiry: the model says %s", hc)
@@ -508,24 +581,13 @@ func TestHotExpiry(t *testing.T) {
 func TestHotNameVerified(t *testing.T) {
 	x := newHotFixture(t)
 	frame := hotCases()[0].frame
-	e := hotEntries(Monotonic() + time.Hour)[0]
+	e := hotEntries(Monotonic()-time.Second/2, 3600)[0]
 	for _, word := range []int{-1, 0, 1} { // -1: as written
-		h, err := x.f.NewHotMap()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		if err := h.Add(e); err != nil {
-			t.Fatal(err)
-		}
-		clear(x.m.entries)
-		if word < 0 {
-			x.m.entries[hotModelKey{e.Listener, e.QType, e.DO, e.CD, e.V6, string(e.Name)}] = e
-		} else {
-			h.vals[0].Name[word] ^= 0x20 // one letter's case: the program lowercases the query's
-		}
-		if err := x.f.SwapHot(h); err != nil {
-			t.Fatal(err)
+		cells := x.install(t, e)
+		if word >= 0 {
+			clear(x.m.entries)
+			tb, _ := x.f.HotTable()
+			tb.cell(cells[0]).Name[word] ^= 0x20 // one letter's case: the program lowercases the query's
 		}
 		if err := x.check(frame); err != nil {
 			t.Fatalf("name word %d changed: %v", word, err)
@@ -536,7 +598,7 @@ func TestHotNameVerified(t *testing.T) {
 // TestHotHitsCounted: each answer counts in its entry's slot, by shape.
 func TestHotHitsCounted(t *testing.T) {
 	x := newHotFixture(t)
-	es := hotEntries(Monotonic() + time.Hour)
+	es := hotEntries(Monotonic()-time.Second/2, 3600)
 	x.install(t, es...)
 	cs := hotCases()
 	for _, i := range []int{0, 1, 1, 9, 10} { // no OPT once and twice, OPT (no DO), OPT with DO
@@ -544,21 +606,20 @@ func TestHotHitsCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hits := make([]uint64, HotSlots)
-	if err := x.f.HotHits(hits); err != nil {
+	tb, err := x.f.HotTable()
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[int]uint64{0: 3, 1: 1, 2*2 + 1: 1} // entry 0: thrice without OPT, once with; entry 2 (DO): once with OPT
+	hits := make([]uint32, 2*HotEntries)
+	tb.Hits(hits)
+	want := map[int]uint32{0: 3, 1: 1, 2*2 + 1: 1} // entry 0: thrice without OPT, once with; entry 2 (DO): once with OPT
 	for i, n := range hits {
 		if n != want[i] {
 			t.Errorf("slot %d: %d hits, want %d", i, n, want[i])
 		}
 	}
-	// Removing the map stops hot answers.
-	if err := x.f.SwapHot(nil); err != nil {
-		t.Fatal(err)
-	}
-	clear(x.m.entries)
+	// An empty table stops hot answers.
+	x.install(t)
 	if err := x.check(cs[0].frame); err != nil {
 		t.Fatal(err)
 	}
@@ -567,7 +628,7 @@ func TestHotHitsCounted(t *testing.T) {
 // TestHotMatchesModelOnMutations: random edits of the hot cases.
 func TestHotMatchesModelOnMutations(t *testing.T) {
 	x := newHotFixture(t)
-	x.install(t, hotEntries(Monotonic()+time.Hour)...)
+	x.install(t, hotEntries(Monotonic()-time.Second/2, 3600)...)
 	r := rand.New(rand.NewSource(14))
 	n := 0
 	for _, c := range hotCases() {
@@ -590,7 +651,7 @@ func FuzzHot(f *testing.F) {
 		f.Add(c.frame)
 	}
 	x := newHotFixture(f)
-	x.install(f, hotEntries(Monotonic()+time.Hour)...)
+	x.install(f, hotEntries(Monotonic()-time.Second/2, 3600)...)
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		if !runnable(frame) {
 			return
@@ -599,4 +660,66 @@ func FuzzHot(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestHotTableWrites: Put of a key already in the table points its way at
+// the new cells and says which it replaced; Remove takes out only the
+// entry at the cell it names; a ninth key of one bucket is refused.
+func TestHotTableWrites(t *testing.T) {
+	x := newHotFixture(t)
+	frame := hotCases()[0].frame
+	es := hotEntries(Monotonic()-time.Second/2, 3600)
+	tb, err := x.f.HotTable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.install(t, es[0])
+	again := *es[0]
+	again.RRs = rrA("example.org.", 60, [4]byte{198, 18, 0, 99})
+	old, replaced, err := tb.Put(&again, 5, 10)
+	if err != nil || !replaced || old != 0 {
+		t.Fatalf("put again: old %d, replaced %v, %v", old, replaced, err)
+	}
+	x.m.entries[hotModelKey{again.Listener, again.QType, again.DO, again.CD, again.V6, string(again.Name)}] = &again
+	if err := x.check(frame); err != nil {
+		t.Fatalf("after the replacement: %v", err)
+	}
+	if tb.Remove(0) {
+		t.Fatal("removed the replaced cell")
+	}
+	if err := x.check(frame); err != nil {
+		t.Fatalf("after removing the replaced cell: %v", err)
+	}
+	if !tb.Remove(5) {
+		t.Fatal("could not remove the live cell")
+	}
+	clear(x.m.entries)
+	if err := x.check(frame); err != nil {
+		t.Fatalf("after removing the live cell: %v", err)
+	}
+
+	// Names whose keys share a bucket: eight fit, the ninth does not.
+	var same []*HotEntry
+	bucket := -1
+	for i := 0; len(same) < hotWays+1; i++ {
+		e := *es[0]
+		e.Name = wireName(fmt.Sprintf("n%d.example.org.", i))
+		k := e.key()
+		var w [HotNameMax / 8]uint64
+		k.NameHash = hotHash(e.Name, &w)
+		b := int(hotMix(&k) % hotBuckets)
+		if bucket < 0 {
+			bucket = b
+		}
+		if b == bucket {
+			same = append(same, &e)
+		}
+	}
+	x.install(t)
+	for i, e := range same {
+		_, _, err := tb.Put(e, uint32(10+i), uint32(i))
+		if (err == nil) != (i < hotWays) || (err != nil && !errors.Is(err, ErrHotBucketFull)) {
+			t.Fatalf("key %d of one bucket: %v", i, err)
+		}
+	}
 }

@@ -34,13 +34,23 @@
 // Hot answers: the longest name the program keys (wire octets, root label
 // included), the most record bytes an entry holds, the largest DNS reply
 // it writes (512: within every client's buffer and every size rule, so it
-// is never one the chain would truncate or compress), entries per map and
-// hit-counter slots (two per entry: query without and with OPT).
+// is never one the chain would truncate or compress), and the most records
+// whose TTLs it lowers.
 #define HOT_NAME_MAX 64
 #define HOT_RRS_MAX 480
 #define HOT_REPLY_MAX 512
-#define HOT_ENTRIES 32768
-#define HOT_SLOTS (2 * HOT_ENTRIES)
+#define HOT_TTLS 12
+// The hot table (see hot_index and hot_cells): buckets of HOT_WAYS tags,
+// and cells of 256 bytes. An entry takes one cell when its records fit
+// the first cell's HOT_CELL_RRS bytes, else three (the first cell's and
+// two more of 256): HOT_SMALL_CELLS one-cell entries, the rest in threes.
+#define HOT_WAYS 8
+#define HOT_BUCKETS 65536
+#define HOT_CELL 256
+#define HOT_CELL_RRS 128
+#define HOT_SMALL_CELLS 131072
+#define HOT_CELLS (HOT_SMALL_CELLS + 3 * 10922)
+#define HOT_ENTRIES (HOT_SMALL_CELLS + 10922)
 #define HOT_DO 1
 #define HOT_CD 2
 #define HOT_V6 4
@@ -76,7 +86,8 @@ enum counter {
 const enum counter *unused_counter __attribute__((unused));
 const struct neigh_request *unused_neigh_request __attribute__((unused));
 const struct hot_key *unused_hot_key __attribute__((unused));
-const struct hot_value *unused_hot_value __attribute__((unused));
+const struct hot_cell *unused_hot_cell __attribute__((unused));
+const struct hot_bucket *unused_hot_bucket __attribute__((unused));
 
 // Where the kernel delivers a frame: the interface, its bridge or bond on
 // a port, or the VLAN device over either for a tagged frame. The reply's
@@ -138,11 +149,8 @@ struct dnshdr {
 // A hot entry's key: the user-space table's. listener is the served map's
 // value for the query's destination address and port; the name, as the
 // query has it but lowercased, is keyed by its length and hash (hot.h's
-// hot_name) and compared with the value's copy: a 16-byte key costs the
-// map's jhash and key compare far less than the name would. Two names of
-// one hash cannot both be in a map; the receive loop answers the one left
-// out. qtype is as in the packet; the class is always IN (others are not
-// keyed).
+// hot_name) and compared with the cell's copy. qtype is as in the packet;
+// the class is always IN (others are not keyed).
 struct hot_key {
 	__u32 listener;
 	__u16 qtype;
@@ -151,49 +159,95 @@ struct hot_key {
 	__u64 name_hash;
 };
 
-// What a hit writes after the client's question. User space writes whole
-// maps and never changes one the program can see (see hot_maps), so the
-// program reads a value that is complete and unchanging. The records'
-// TTLs are already what they should read until expires; the program does
-// no TTL arithmetic and serves nothing at or past expires.
-struct hot_value {
-	__u64 expires;  // CLOCK_MONOTONIC ns from which it is not served, less one tick (see hot.h)
-	__u32 slot;     // index of its hit counters in hot_hits (and slot+1 for queries with OPT)
-	__u16 rrs_len;  // bytes of rrs in use, 1..HOT_RRS_MAX
-	__u16 rrs_sum;  // one's-complement sum of rrs as 16-bit words from an even offset, folded
+// The hot table is written by user space through mmap, while the program
+// reads it, without a syscall per entry. A bucket holds HOT_WAYS tags: 0
+// is an empty way; else the key's hash (hot_mix) with its low 24 bits
+// replaced by the entry's first cell + 1. User space writes an entry's
+// cells first and its tag last (one aligned 8-byte store), clears the tag
+// to remove it, and writes those cells again only after an RCU grace
+// period (hot_sync): a run that found a tag reads cells that stay as they
+// were until it ends. The tag's hash bits only pick the way; the cell's
+// own key decides.
+struct hot_bucket {
+	__u64 tag[HOT_WAYS];
+};
+
+// An entry's first cell: the key and what the reply's header needs in
+// its first cache line, the name in the second, then the first
+// HOT_CELL_RRS bytes of records; the rest of them, if any, in the next two
+// cells (256 bytes each). Record TTL fields are stored as 0: the program
+// writes base TTL less the whole seconds since base into each, so nothing
+// is rewritten as time passes.
+struct hot_cell {
+	__u32 listener; // the key, as hot_key but the hash
+	__u16 qtype;
+	__u8 flags;
+	__u8 name_len;
+	__u64 base;     // CLOCK_MONOTONIC ns at which the TTLs read ttl (less one tick, see hot.h)
+	__u32 ttl;      // the records' TTL at base; not served from ttl - 1 seconds after it
+	__u16 rrs_len;  // bytes of records, 1..HOT_RRS_MAX
+	__u16 rrs_sum;  // one's-complement sum of the records (TTLs 0) as 16-bit words from an even offset, folded
 	__u8 flags2;    // the reply's AA bit (0x04); QR, opcode and RD are the program's
 	__u8 flags3;    // RA (0x80) and RCODE; AD and CD are the program's
 	__u8 ad;        // the stored AD bit (0x20): shown only to a client that sent DO or AD
 	__u8 ad_known;  // the entry knows its AD bit (its filling query had DO or AD)
 	__u16 an, ns, ex; // record counts, network order (ex without the OPT)
-	__u16 pad;
+	__u8 nttl;      // TTL fields, 1..HOT_TTLS
+	__u8 odd_ttls;  // of them at an odd offset of the records
+	__u16 ttl_at[HOT_TTLS]; // each TTL field's offset in the records
+	__u32 slot;     // its hit counters' index in each CPU's part of hot_hits
 	__u64 name[HOT_NAME_MAX / 8]; // the lowercased wire name, little-endian words, zero after it
-	__u8 rrs[HOT_RRS_MAX];
+	__u8 rrs[HOT_CELL_RRS];
 };
 
-struct hot_map {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, HOT_ENTRIES);
-	__type(key, struct hot_key);
-	__type(value, struct hot_value);
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HOT_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct hot_bucket);
+} hot_index SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HOT_CELLS);
+	__type(key, __u32);
+	__type(value, struct hot_cell);
+} hot_cells SEC(".maps");
+
+// Never read by the program: updating it makes the kernel wait for every
+// running program (an RCU grace period) before the update returns, which
+// is how user space knows a removed entry's cells are no longer read.
+struct hot_sync_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
 };
 
-// The live hot map in slot 0. User space fills a new map and swaps it in
-// whole; the kernel waits for running programs before the swap returns,
-// so an old map is never read again once it is replaced.
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__array(values, struct hot_map);
-} hot_maps SEC(".maps");
+	__array(values, struct hot_sync_inner);
+} hot_sync SEC(".maps");
+
+// Hit counters: a pair per entry (queries without and with OPT) per
+// CPU, CPU-major, so each CPU writes only its own lines and user space
+// reads them all through mmap without a syscall. User space sizes it to
+// the possible CPUs times HOT_ENTRIES at load; 32-bit counters wrap, and
+// user space reads them far more often than 2^32 hits.
+struct hot_hit {
+	__u32 n[2];
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HOT_SLOTS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, HOT_ENTRIES);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct hot_hit);
 } hot_hits SEC(".maps");
 
 struct {

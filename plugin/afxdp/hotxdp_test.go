@@ -180,8 +180,10 @@ func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 		return b[:n]
 	}
 
+	// Filled half a second ago: the program's TTLs and the loop's are
+	// read mid-second, away from a step.
 	table := hot.NewTable(256)
-	now := time.Now()
+	now := time.Now().Add(-time.Second / 2)
 	for i, s := range shapes {
 		q, _ := msg(s, uint16(i)).Pack()
 		fam := uint32(famV4)
@@ -192,26 +194,27 @@ func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 			t.Fatalf("%+v: fill: %v", s, r)
 		}
 	}
-	until := now.Add(time.Second)
-	m, err := f.NewHotMap()
+	tbl, err := f.HotTable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close()
-	slot := uint32(0)
-	table.Export(until, 1, func(e *hot.Export) {
-		if !fitsXDP(e) {
+	small, large, slot := uint32(0), uint32(bpf.HotSmallCells), uint32(0)
+	table.Range(func(r *hot.Ref) {
+		e := r.Export()
+		if !fitsXDP(&e) {
 			t.Fatalf("entry %q does not fit the program", e.Name)
 		}
-		he := hotEntry(e, id, bpf.Monotonic()+time.Minute, slot)
-		slot += 2
-		if err := m.Add(&he); err != nil {
+		he := hotEntry(&e, id, bpf.Monotonic()-time.Since(e.Filled))
+		cell := &small
+		if bpf.HotCellsFor(len(e.RRs)) > 1 {
+			cell = &large
+		}
+		if _, _, err := tbl.Put(&he, *cell, slot); err != nil {
 			t.Fatal(err)
 		}
+		*cell += uint32(bpf.HotCellsFor(len(e.RRs)))
+		slot += 2
 	})
-	if err := f.SwapHot(m); err != nil {
-		t.Fatal(err)
-	}
 
 	for i, s := range shapes {
 		qid := uint16(1000 + i)
@@ -225,14 +228,14 @@ func TestXDPAnswersAsReceiveLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := opts.DataOut
-		// The receive loop's reply, at until.
+		// The receive loop's reply, now.
 		var pq hot.Query
 		if r := hot.ParseQuery(q, &pq); r != hot.OK {
 			t.Fatalf("%+v: %v", s, r)
 		}
 		fam, v6 := familyOf(h.Src)
 		buf := make([]byte, 1500)
-		n, r := table.Answer(fam, &pq, q, v6, until, buf, len(buf))
+		n, r := table.Answer(fam, &pq, q, v6, time.Now(), buf, len(buf))
 		if r != hot.OK {
 			t.Fatalf("%+v: the receive loop: %v", s, r)
 		}

@@ -60,13 +60,18 @@ var (
 	hotPassed    = desc("hot_passed_total", "Queries on listeners with hot answers that went to the plugin chain, by reason.", "interface", "reason")
 	hotEntries   = desc("hot_entries", "Entries in the hot answer tables.", "interface")
 	hotEvictions = desc("hot_evictions_total", "Hot entries dropped to make room for another.", "interface")
+
+	hotXDPEntries = desc("hot_xdp_entries", "Hot entries in the XDP program's table.", "interface")
+	hotXDPRemoved = desc("hot_xdp_removed_total", "Hot entries taken out of the XDP program's table, by reason (gone: its table dropped it; expired; idle: not answered in XDP for 5 s; listener: its listener left the program).", "interface", "reason")
+	hotXDPRefused = desc("hot_xdp_refused_total", "Hot entries the XDP program's table did not take, by reason (too_big: name, records or reply over its limits; full: no free cells; bucket_full: no free way in the entry's bucket); the receive loop answers them.", "interface", "reason")
+	hotXDPRefresh = desc("hot_xdp_refresh_seconds_total", "CPU time spent keeping the XDP program's hot table up to date (reading its hit counters, applying changes).", "interface")
 )
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
 		xdpRedirected, xdpPassed, xdpDropped, xdpAnswered, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
-		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions} {
+		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions, hotXDPEntries, hotXDPRemoved, hotXDPRefused, hotXDPRefresh} {
 		ch <- d
 	}
 }
@@ -171,6 +176,7 @@ func collectHot(ch chan<- prometheus.Metric, name string, f *iface) {
 	ch <- prometheus.MustNewConstMetric(hotHits, prometheus.CounterValue, float64(sum.xdpHits), name, "xdp")
 	ch <- prometheus.MustNewConstMetric(hotEvictions, prometheus.CounterValue, float64(sum.evictions), name)
 	ch <- prometheus.MustNewConstMetric(hotEntries, prometheus.GaugeValue, float64(entries), name)
+	collectXDPTier(ch, name, &f.xdpStats)
 	for _, r := range hot.Reasons() {
 		ch <- prometheus.MustNewConstMetric(hotPassed, prometheus.CounterValue, float64(sum.passed[r]), name, r.String())
 	}
@@ -226,4 +232,17 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// collectXDPTier reports an interface's XDP tier, at 0 before it holds
+// anything (or where hot answers stay in the receive loop).
+func collectXDPTier(ch chan<- prometheus.Metric, name string, s *xdpStats) {
+	ch <- prometheus.MustNewConstMetric(hotXDPEntries, prometheus.GaugeValue, float64(s.entries.Load()), name)
+	for i, r := range xdpRemovalNames {
+		ch <- prometheus.MustNewConstMetric(hotXDPRemoved, prometheus.CounterValue, float64(s.removed[i].Load()), name, r)
+	}
+	for i, r := range xdpRefusalNames {
+		ch <- prometheus.MustNewConstMetric(hotXDPRefused, prometheus.CounterValue, float64(s.refused[i].Load()), name, r)
+	}
+	ch <- prometheus.MustNewConstMetric(hotXDPRefresh, prometheus.CounterValue, time.Duration(s.busy.Load()).Seconds(), name)
 }

@@ -3,6 +3,7 @@ package afxdp
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -42,7 +43,8 @@ type iface struct {
 	listeners map[listenKey]*listener
 	watch     *route.Watcher
 	base      totals       // counts of datapaths closed by a reopen, so metrics stay monotonic
-	xdp       *xdpExporter // its hot map: the XDP refresher's own (not under mu)
+	xdp       *xdpExporter // its hot table in the program: the XDP refresher's own (not under mu)
+	xdpStats  xdpStats     // the XDP tier's counts, kept across exporters
 }
 
 // acquire makes g a user of the claimed interface, opening it if no
@@ -212,16 +214,17 @@ func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	r.xdpOnce.Do(func() { go r.refreshXDP() })
 }
 
-// refreshXDP keeps every interface's hot map for the XDP program, for
+// refreshXDP keeps every interface's hot table in the XDP program, for
 // the life of the process.
 func (r *registry) refreshXDP() {
+	runtime.LockOSThread() // its CPU time is the refreshes' (threadCPU)
 	t := time.NewTicker(xdpRefresh)
 	defer t.Stop()
 	failed := map[string]string{}
 	for range t.C {
 		for _, j := range r.xdpJobs() {
 			if j.f.xdp == nil || j.f.xdp.dp != j.dp {
-				j.f.xdp = newXDPExporter(j.dp) // a new program: its own counters
+				j.f.xdp = newXDPExporter(j.dp, j.dp.Filter(), &j.f.xdpStats) // a new program: its own table and counters
 			}
 			err := j.f.xdp.refresh(j.ls)
 			switch {

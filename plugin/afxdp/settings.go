@@ -16,9 +16,15 @@ type settings struct {
 	hotEntries int
 }
 
-// defaultHotEntries bounds each listener's hot table (about 1 KiB an entry
-// at most; see the README's Memory).
-const defaultHotEntries = 16384
+// defaultHotEntries bounds each listener's hot table: it holds a busy
+// resolver's hot set (the XDP program's table takes 131,072 small
+// entries). maxHotEntries caps the option: the table's arrays take 41
+// bytes an entry at start, and each entry filled about 0.5 KiB (an A
+// record) to 1 KiB (see the README's Memory).
+const (
+	defaultHotEntries = 131072
+	maxHotEntries     = 1 << 20
+)
 
 func defaultSettings() settings {
 	return settings{opts: datapath.DefaultOptions(), hotEntries: defaultHotEntries}

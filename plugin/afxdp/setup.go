@@ -154,7 +154,9 @@ func parseOption(c *caddy.Controller, s *settings) error {
 			s.hotLine = c.Line()
 		}
 	case "hot_entries":
-		err = intArg(args, &s.hotEntries)
+		if err = intArg(args, &s.hotEntries); err == nil && s.hotEntries > maxHotEntries {
+			err = fmt.Errorf("hot_entries %d: at most %d (each entry takes up to 1 KiB when filled)", s.hotEntries, maxHotEntries)
+		}
 	case "queues":
 		o.Queues, err = parseQueues(args)
 		slices.Sort(o.Queues) // settings compare equal whatever the order

@@ -129,6 +129,7 @@ func TestParseErrors(t *testing.T) {
 		{"workers negative", "afxdp lo {\n\tbatch 32\n\tworkers -1\n}", 3, `workers: "-1" is not a positive number`},
 		{"pending zero", "afxdp lo {\n\tbatch 32\n\tpending 0\n}", 3, `pending: "0" is not a positive number`},
 		{"pending fraction", "afxdp lo {\n\tbatch 32\n\tpending 1.5\n}", 3, `pending: "1.5" is not a positive number`},
+		{"hot_entries past the cap", "afxdp lo {\n\thot_entries 2000000\n}", 2, `hot_entries: hot_entries 2000000: at most 1048576`},
 		{"two numbers", "afxdp lo {\n\tframes 8192\n\tbatch 32 64\n}", 3, "batch: takes one value, got 2"},
 		{"bad xdp_mode", "afxdp lo {\n\tbatch 32\n\txdp_mode turbo\n}", 3, `xdp_mode: unknown XDP mode "turbo"`},
 		{"two xdp_modes", "afxdp lo {\n\tbatch 32\n\txdp_mode native generic\n}", 3, "xdp_mode: takes one value, got 2"},

@@ -2,8 +2,16 @@ package hot
 
 import "time"
 
-// Export is one entry as another tier (the XDP program) serves it: the
-// key, the header bits, and the records with their TTLs already set.
+// Another tier (the XDP program) serves copies of entries. It learns of
+// them from the table's journal (Changes) rather than by reading the
+// whole table: a fill, a replacement, an eviction or a woken entry is one
+// change, so keeping the copies costs what changes, not what is held.
+// Entries are immutable, so a copy made once stays right until the entry
+// goes; the other tier lowers the TTLs itself as time passes (from Filled
+// and TTL, as remaining does).
+
+// Export is one entry as another tier serves it. Its slices are the
+// entry's own: read them, never write them.
 type Export struct {
 	Listener            uint32
 	QType               uint16
@@ -11,62 +19,104 @@ type Export struct {
 	Name                []byte // lowercased wire name
 	AA, RA, AD, ADKnown bool
 	Rcode               uint8
-	AN, NS, EX          uint16 // EX without the OPT
-	RRs                 []byte // uncompressed, every TTL set (a fresh copy)
-	Ref                 *Ref   // where that tier's hits are added
+	AN, NS, EX          uint16   // EX without the OPT
+	RRs                 []byte   // uncompressed, TTL fields as filled
+	TTLAt               []uint16 // where each record's TTL field is in RRs
+	TTL                 uint32   // the records' TTL at Filled
+	Filled              time.Time
 }
 
-// Ref names an exported entry, for AddHits: one per entry, so the same
-// entry exported twice has the same *Ref.
+// Ref names an entry for another tier: one per entry.
 type Ref struct{ e *entry }
+
+// Export is the entry's data.
+func (r *Ref) Export() Export {
+	e := r.e
+	return Export{
+		Listener: e.key.listener, QType: e.key.qtype, DO: e.key.do, CD: e.key.cd,
+		Name: e.name, AA: e.aa, RA: e.ra, AD: e.ad, ADKnown: e.adKnown, Rcode: uint8(e.rcode),
+		AN: e.an, NS: e.ns, EX: e.ex, RRs: e.rrs, TTLAt: e.ttlAt, TTL: e.ttl, Filled: e.filled,
+	}
+}
+
+// Gone: the table no longer holds the entry (replaced, evicted, cleared).
+func (r *Ref) Gone() bool { return r.e.gone.Load() }
+
+// Remaining is the TTL Answer would give at now (see entry.remaining).
+func (r *Ref) Remaining(now time.Time) int64 { return r.e.remaining(now) }
+
+// Park says the other tier dropped its copy for want of use: the next
+// answer the table gives from the entry puts a change in the journal, so
+// the other tier can take it back.
+func (r *Ref) Park() { r.e.parked.Store(true) }
 
 // AddHits counts answers another tier gave from the entry, by query
 // shape, as if Answer had given them: Flush reports them.
 func (r *Ref) AddHits(noOPT, opt uint64) {
 	r.e.hits[ShapeNoOPT].Add(noOPT)
 	r.e.hits[ShapeOPT].Add(opt)
-	if noOPT+opt > 0 {
-		r.e.active.Store(true)
-	}
 }
 
-// Export calls fn for each entry that was filled or answered (by any
-// tier) within the last keep Exports and that is still valid at until:
-// its TTLs are set to what they read at until, at least 2. Served from
-// now until until, they are within one second of Answer's: Answer's TTL
-// at any moment in between is the same or one more (see
-// entry.remaining). Expired entries, and those idle longer, are left
-// out: their next query takes Answer's path, which marks them again.
-// One caller at a time.
-func (t *Table) Export(until time.Time, keep int, fn func(*Export)) {
+// Change is one entry of the journal: Ref was filled or woken (Gone
+// false), or left the table (Gone true). A replacement is the new entry's
+// change, then the old one's.
+type Change struct {
+	Ref  *Ref
+	Gone bool
+}
+
+// journalSize bounds the changes kept for readers that fall behind; one
+// that falls further resynchronises with Range.
+const journalSize = 1 << 16
+
+// log records a change. Caller holds mu. Until someone reads the
+// journal, nothing is kept.
+func (t *Table) log(e *entry, gone bool) {
+	if !t.journaling {
+		return
+	}
+	if t.journal == nil {
+		t.journal = make([]Change, journalSize)
+	}
+	t.journal[t.seq%journalSize] = Change{Ref: &e.ref, Gone: gone}
+	t.seq++
+}
+
+// Changes appends to dst the changes after cursor (0 at first) and
+// returns them with the cursor to pass next time. ok is false when the
+// journal no longer holds them all (or at the first call): the caller
+// must then take the table as Range gives it.
+func (t *Table) Changes(cursor uint64, dst []Change) (_ []Change, next uint64, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.journaling {
+		t.journaling = true
+		return dst, t.seq, false
+	}
+	if cursor > t.seq || t.seq-cursor > journalSize {
+		return dst, t.seq, false
+	}
+	for ; cursor < t.seq; cursor++ {
+		dst = append(dst, t.journal[cursor%journalSize])
+	}
+	return dst, t.seq, true
+}
+
+// Range calls fn for every entry the table holds. fn must not call the
+// table's methods that write (Fill, Clear).
+func (t *Table) Range(fn func(*Ref)) {
 	for i := range t.slots {
-		e := t.slots[i].Load()
-		if e == nil {
-			continue
+		if e := t.slots[i].Load(); e != nil && !e.gone.Load() {
+			fn(&e.ref)
 		}
-		if e.active.Swap(false) {
-			e.idle = 0
-		} else if e.idle++; e.idle >= keep {
-			continue
-		}
-		ttl := e.remaining(until)
-		if ttl <= 1 {
-			continue
-		}
-		x := Export{
-			Listener: e.key.listener, QType: e.key.qtype, DO: e.key.do, CD: e.key.cd,
-			Name: e.name, AA: e.aa, RA: e.ra, AD: e.ad, ADKnown: e.adKnown, Rcode: uint8(e.rcode),
-			AN: e.an, NS: e.ns, EX: e.ex, RRs: e.withTTL(uint32(ttl)), Ref: &e.ref,
-		}
-		fn(&x)
 	}
 }
 
-// withTTL is the entry's records with every TTL set to ttl.
-func (e *entry) withTTL(ttl uint32) []byte {
-	b := append([]byte(nil), e.rrs...)
-	for _, at := range e.ttlAt {
-		b[at], b[at+1], b[at+2], b[at+3] = byte(ttl>>24), byte(ttl>>16), byte(ttl>>8), byte(ttl)
+// wake puts a parked entry back in the journal.
+func (t *Table) wake(e *entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !e.gone.Load() {
+		t.log(e, false)
 	}
-	return b
 }

@@ -108,7 +108,6 @@ func (t *Table) FillMeta(listener uint32, query []byte, reply *dns.Msg, now time
 		return ReplyMismatch
 	}
 	e.ref.e = e
-	e.active.Store(true) // new: exported at the next Export
 	t.insert(e, now)
 	return OK
 }

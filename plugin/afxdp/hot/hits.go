@@ -16,14 +16,19 @@ type Hits struct {
 }
 
 // Flush calls fn for every entry with hits since the last Flush and resets
-// them: live entries, and for two rounds those replaced or evicted (a
-// receive loop that loaded one just before may still count on it). Meant
+// them: live entries, and for drainRounds rounds those replaced or evicted
+// (a receive loop that loaded one just before, or another tier, may still
+// count on it). Meant
 // for one periodic flusher; fn must not keep the *Hits.
 func (t *Table) Flush(fn func(*Hits)) {
 	t.mu.Lock()
 	t.flushing = true
-	gone := append(t.draining, t.retired...)
-	t.draining, t.retired = t.retired, nil
+	t.round = (t.round + 1) % drainRounds
+	t.draining[t.round], t.retired = t.retired, nil
+	var gone []*entry
+	for _, d := range t.draining {
+		gone = append(gone, d...)
+	}
 	t.mu.Unlock()
 
 	var h Hits

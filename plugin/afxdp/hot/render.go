@@ -44,12 +44,12 @@ type entry struct {
 	ttl        uint32   // the TTL every record had when the entry was filled
 	filled     time.Time
 	meta       any
-	ref        Ref // points back at the entry, for Export
+	ref        Ref         // points back at the entry, for another tier
+	gone       atomic.Bool // the table dropped it
 
 	_      pad
 	hits   [numShapes]atomic.Uint64
-	active atomic.Bool // answered or filled since the last Export
-	idle   int         // Exports since it was last active (Export's own)
+	parked atomic.Bool // another tier dropped its copy: the next answer wakes it
 	_      pad
 }
 
@@ -112,8 +112,8 @@ func (t *Table) Answer(listener uint32, q *Query, payload []byte, v6 bool, now t
 		shape = ShapeOPT
 	}
 	e.hits[shape].Add(1)
-	if !e.active.Load() { // read first: the line is shared by every hit
-		e.active.Store(true)
+	if e.parked.Load() && e.parked.CompareAndSwap(true, false) { // read first: the line is shared by every hit
+		t.wake(e)
 	}
 	return n, OK
 }

@@ -38,8 +38,21 @@ type Table struct {
 	evictions atomic.Uint64
 	flushing  bool     // Flush has been called: keep retired entries for it
 	retired   []*entry // replaced or evicted since the last Flush
-	draining  []*entry // retired before the last Flush: late hits still land here
+	// Retired at the last drainRounds Flushes: late hits still land on
+	// them (a receive loop that loaded one just before; another tier's
+	// counters, read at its next refresh).
+	draining [drainRounds][]*entry
+	round    int
+
+	journaling bool     // Changes has been called: log changes
+	journal    []Change // a ring of journalSize
+	seq        uint64   // changes logged so far
 }
+
+// drainRounds is how many Flushes a retired entry is still reported by:
+// two seconds at the plugin's 250 ms, over the XDP tier's refresh (its
+// last hits are read up to two refreshes after the entry goes).
+const drainRounds = 8
 
 // NewTable makes a table of at most entries entries (at least 1).
 func NewTable(entries int) *Table {
@@ -87,7 +100,10 @@ func (k key) hash(name uint64) uint64 {
 	h ^= h >> 33
 	h *= 0xc4ceb9fe1a85ec53
 	h ^= h >> 33
-	return h | 1
+	if h == 0 { // (h | 1 would leave every even bucket empty)
+		h = 1
+	}
+	return h
 }
 
 func (t *Table) bucket(h uint64) int { return int(h&t.mask) * ways }
@@ -125,6 +141,7 @@ func (t *Table) insert(e *entry, now time.Time) {
 			}
 		case old.hash == e.hash && old.key == e.key && bytes.Equal(old.name, e.name):
 			t.put(i, e)
+			t.log(e, false)
 			t.retire(old)
 			return
 		case victim < 0 || older(old, t.slots[victim].Load(), now):
@@ -132,8 +149,10 @@ func (t *Table) insert(e *entry, now time.Time) {
 		}
 	}
 	if free < 0 {
-		t.retire(t.slots[victim].Load())
+		old := t.slots[victim].Load()
 		t.put(victim, e)
+		t.log(e, false)
+		t.retire(old)
 		t.evictions.Add(1)
 		return
 	}
@@ -141,6 +160,7 @@ func (t *Table) insert(e *entry, now time.Time) {
 		t.evictRandom()
 	}
 	t.put(free, e)
+	t.log(e, false)
 	t.n.Add(1)
 }
 
@@ -178,10 +198,13 @@ func (t *Table) evictRandom() {
 	}
 }
 
-// retire keeps a replaced entry for the next two Flushes, so hits counted
-// on it by a reader that loaded it just before are still reported.
-// Until someone flushes, nobody reads hits, and nothing is kept.
+// retire marks an entry gone, logs it, and keeps it for the next
+// drainRounds Flushes, so hits counted on it by a reader that loaded it
+// just before are still reported. Until someone flushes, nobody reads
+// hits, and nothing is kept. Caller holds mu.
 func (t *Table) retire(e *entry) {
+	e.gone.Store(true)
+	t.log(e, true)
 	if t.flushing {
 		t.retired = append(t.retired, e)
 	}
