@@ -15,8 +15,10 @@ CLANG       ?= clang-14
 CLANG_MAJOR ?= 14
 
 # What `make run`, the tests and CI use from Debian, as command-or-file:package.
+# systemd-analyze and promtool: deploy/'s test verifies the systemd unit and
+# checks and unit-tests the Prometheus alerting rules.
 TOOLS := ip:iproute2 nft:nftables ethtool:ethtool dig:bind9-dnsutils curl:curl \
-	setpriv:util-linux sysctl:procps
+	setpriv:util-linux sysctl:procps systemd-analyze:systemd promtool:prometheus
 # What `make generate` uses: clang, the llvm-strip bpf2go picks to match it
 # (clang-14: llvm-strip-14), libbpf's headers (they bring the kernel's).
 BPF_TOOLS := $(CLANG):$(CLANG) $(subst clang,llvm-strip,$(CLANG)):$(subst clang,llvm,$(CLANG)) \
@@ -92,8 +94,16 @@ install = @missing=""; for t in $(1); do c=$${t%%:*}; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
+# Debian's prometheus package (for promtool) enables a Prometheus server and,
+# where systemd runs, starts it: deps stops and disables one it installed
+# itself, so that it takes no CPU from the tests.
+PROMTOOL_MISSING := $(shell command -v promtool >/dev/null || echo yes)
+
 deps:
 	$(call install,$(TOOLS))
+ifeq ($(PROMTOOL_MISSING),yes)
+	@systemctl disable --now prometheus.service 2>/dev/null || true
+endif
 
 deps-bpf:
 	$(call install,$(BPF_TOOLS))

@@ -42,6 +42,9 @@ func Load() (*Filter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the XDP filter: %w", err)
 	}
+	if err := CheckKernel(); err != nil {
+		return nil, fmt.Errorf("loading the XDP filter: %w", err)
+	}
 	ncpu, err := ebpf.PossibleCPU()
 	if err != nil {
 		return nil, fmt.Errorf("loading the XDP filter: counting CPUs: %w", err)

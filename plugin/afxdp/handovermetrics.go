@@ -22,3 +22,14 @@ var (
 		Help:      "How long the kernel listener answered alone when this process last took the interface over.",
 	}, []string{"interface"})
 )
+
+// handoverSeries makes an interface's handover series at 0, so that an
+// alert on the first event sees it rise (a series born at 1 has no
+// increase).
+func handoverSeries(name string) {
+	for _, ev := range handoverEventNames {
+		handoverEvents.WithLabelValues(name, ev)
+	}
+	handoverEvents.WithLabelValues(name, "reclaimed")
+	handoverKernel.WithLabelValues(name)
+}

@@ -116,6 +116,17 @@ type xdpStats struct {
 	busy    atomic.Int64 // thread CPU nanoseconds spent refreshing
 }
 
+// add carries o's counts into s (an interface dropped and opened again).
+func (s *xdpStats) add(o *xdpStats) {
+	for i := range s.removed {
+		s.removed[i].Add(o.removed[i].Load())
+	}
+	for i := range s.refused {
+		s.refused[i].Add(o.refused[i].Load())
+	}
+	s.busy.Add(o.busy.Load())
+}
+
 // Why an entry left the program's table.
 const (
 	xdpGone     = iota // its table dropped it (replaced, evicted, expired there, cleared)

@@ -20,21 +20,22 @@ import (
 	"github.com/afxdp/afxdp/plugin/afxdp/hot"
 )
 
-// TestParseHotModes: `hot` takes on, off, user and xdp; the last three
-// and on make start-up fail where hot answers cannot be given.
+// TestParseHotModes: `hot` takes auto (the default, written out), on,
+// off, user and xdp; on and the last two make start-up fail where hot
+// answers cannot be given.
 func TestParseHotModes(t *testing.T) {
-	for in, want := range map[string]hotMode{"on": hotOn, "off": hotOff, "user": hotUser, "xdp": hotXDP} {
+	for in, want := range map[string]hotMode{"auto": hotAuto, "on": hotOn, "off": hotOff, "user": hotUser, "xdp": hotXDP} {
 		c := caddy.NewTestController("dns", "afxdp lo {\n\thot "+in+"\n}")
 		_, set, _, err := parse(c)
 		if err != nil || set.hot != want {
 			t.Errorf("hot %s: %v, %v", in, set.hot, err)
 		}
-		if want.required() == (want == hotOff) {
+		if want.required() == (want == hotOff || want == hotAuto) {
 			t.Errorf("hot %s: required %v", in, want.required())
 		}
 	}
 	c := caddy.NewTestController("dns", "afxdp lo {\n\thot kernel\n}")
-	if _, _, _, err := parse(c); err == nil || !strings.Contains(err.Error(), "want on, off, user or xdp") {
+	if _, _, _, err := parse(c); err == nil || !strings.Contains(err.Error(), "want auto, on, off, user or xdp") {
 		t.Errorf("hot kernel: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package afxdp
 
 import (
+	"maps"
 	"strconv"
 	"time"
 
@@ -61,6 +62,8 @@ var (
 	hotEntries   = desc("hot_entries", "Entries in the hot answer tables.", "interface")
 	hotEvictions = desc("hot_evictions_total", "Hot entries dropped to make room for another.", "interface")
 
+	servingDesc = desc("serving", "1 while afxdp serves the interface: its XDP program attached, at least one queue's socket bound, at least one address:port mapped; 0 when it does not (a failed reopen, nothing to serve).", "interface")
+
 	hotXDPEntries = desc("hot_xdp_entries", "Hot entries in the XDP program's table.", "interface")
 	hotXDPRemoved = desc("hot_xdp_removed_total", "Hot entries taken out of the XDP program's table, by reason (gone: its table dropped it; expired; idle: not answered in XDP for 5 s; listener: its listener left the program).", "interface", "reason")
 	hotXDPRefused = desc("hot_xdp_refused_total", "Hot entries the XDP program's table did not take, by reason (too_big: name, records or reply over its limits; full: no free cells; bucket_full: no free way in the entry's bucket); the receive loop answers them.", "interface", "reason")
@@ -71,7 +74,7 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{rxFrames, rxBytes, txFrames, txBytes, dropped, handoffs, pending, workers, txFree,
 		xskDropped, xskRxFull, xskFillEmp, xskTxEmpty, xskRxInv, xskTxInv,
 		xdpRedirected, xdpPassed, xdpDropped, xdpAnswered, xdpMode, zeroCopy, queues, served, noServer, formErr, unanswered,
-		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions, hotXDPEntries, hotXDPRemoved, hotXDPRefused, hotXDPRefresh} {
+		routeErrors, hotHits, hotPassed, hotEntries, hotEvictions, hotXDPEntries, hotXDPRemoved, hotXDPRefused, hotXDPRefresh, servingDesc} {
 		ch <- d
 	}
 }
@@ -79,8 +82,19 @@ func (collector) Describe(ch chan<- *prometheus.Desc) {
 func (collector) Collect(ch chan<- prometheus.Metric) {
 	reg.mu.Lock()
 	defer reg.mu.Unlock()
-	for name, f := range reg.ifaces {
+	all := maps.Clone(reg.dropped)
+	maps.Copy(all, reg.ifaces)
+	for name, f := range all {
+		serving := f.dp != nil && len(f.dp.Queues()) > 0 && len(f.dp.Served()) > 0
+		ch <- prometheus.MustNewConstMetric(servingDesc, prometheus.GaugeValue, b2f(serving), name)
 		if f.dp == nil {
+			// A reopen failed: the counts so far stay, so no series vanishes.
+			c := f.base.filter
+			collectFilter(ch, name, &c)
+			collectHot(ch, name, f)
+			for _, s := range f.base.queues {
+				collectQueue(ch, name, &s)
+			}
 			continue
 		}
 		collectInterface(ch, name, f)

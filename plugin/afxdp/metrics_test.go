@@ -29,17 +29,31 @@ const ns = "coredns_afxdp_"
 
 func TestMetricsNoInterface(t *testing.T) {
 	reg.mu.Lock()
-	saved := reg.ifaces
-	// An interface between a failed reopen and its removal has no datapath.
-	reg.ifaces = map[string]*iface{"eth9": {name: "eth9"}}
+	saved, savedDropped := reg.ifaces, reg.dropped
+	// An interface between a failed reopen and its removal has no datapath;
+	// one dropped after it keeps its counts too.
+	f := &iface{name: "eth9", bridge: newBridge()}
+	f.base.filter[bpf.Redirect] = 41
+	reg.ifaces = map[string]*iface{"eth9": f}
+	reg.dropped = map[string]*iface{"eth8": {name: "eth8", bridge: newBridge()}}
 	reg.mu.Unlock()
 	t.Cleanup(func() {
 		reg.mu.Lock()
-		reg.ifaces = saved
+		reg.ifaces, reg.dropped = saved, savedDropped
 		reg.mu.Unlock()
 	})
-	if n := testutil.CollectAndCount(collector{}); n != 0 {
-		t.Errorf("collected %d metrics without a datapath, want 0", n)
+	want := `
+# HELP coredns_afxdp_serving 1 while afxdp serves the interface: its XDP program attached, at least one queue's socket bound, at least one address:port mapped; 0 when it does not (a failed reopen, nothing to serve).
+# TYPE coredns_afxdp_serving gauge
+coredns_afxdp_serving{interface="eth8"} 0
+coredns_afxdp_serving{interface="eth9"} 0
+# HELP coredns_afxdp_xdp_redirected_total Frames the XDP program redirected to an AF_XDP socket.
+# TYPE coredns_afxdp_xdp_redirected_total counter
+coredns_afxdp_xdp_redirected_total{interface="eth8"} 0
+coredns_afxdp_xdp_redirected_total{interface="eth9"} 41
+`
+	if err := testutil.CollectAndCompare(collector{}, strings.NewReader(want), "coredns_afxdp_serving", "coredns_afxdp_xdp_redirected_total"); err != nil {
+		t.Error(err)
 	}
 }
 

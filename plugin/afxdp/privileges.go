@@ -14,6 +14,7 @@ import (
 
 // Linux capability numbers (linux/capability.h).
 const (
+	capNetBind  = 10
 	capNetAdmin = 12
 	capNetRaw   = 13
 	capIPCLock  = 14
@@ -81,4 +82,36 @@ func effectiveCaps() (uint64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no CapEff in /proc/self/status")
+}
+
+// checkBindPort says whether binding the served port needs a capability
+// the process lacks: CAP_NET_BIND_SERVICE, only for a port below
+// net.ipv4.ip_unprivileged_port_start (this network namespace's; 1024 by
+// default, 0 in some containers). The kernel listener afxdp hands
+// queries to binds it, and would otherwise fail with a bare EACCES.
+func checkBindPort(port int) error {
+	eff, err := effectiveCaps()
+	if err != nil {
+		return fmt.Errorf("reading capabilities: %w", err)
+	}
+	start, err := unprivilegedPortStart()
+	if err != nil {
+		return nil // an old kernel without the setting: the bind says it
+	}
+	return bindPortError(port, start, eff&(1<<capNetBind) != 0)
+}
+
+func bindPortError(port, start int, has bool) error {
+	if port >= start || has {
+		return nil
+	}
+	return fmt.Errorf("missing privileges: CAP_NET_BIND_SERVICE (bind port %d, below net.ipv4.ip_unprivileged_port_start = %d)", port, start)
+}
+
+func unprivilegedPortStart() (int, error) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
 }

@@ -1,7 +1,9 @@
 package afxdp
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -49,5 +51,34 @@ func TestPrivilegesAsRoot(t *testing.T) {
 	// Many interfaces' UMEMs do not matter with CAP_IPC_LOCK.
 	if err := checkPrivileges(datapath.DefaultOptions(), 64); err != nil {
 		t.Errorf("checkPrivileges as root, 64 interfaces: %v", err)
+	}
+}
+
+// TestBindPortError: CAP_NET_BIND_SERVICE is asked for only for a port
+// below the namespace's first unprivileged port, and the error names both.
+func TestBindPortError(t *testing.T) {
+	for _, c := range []struct {
+		port, start int
+		has, fails  bool
+	}{
+		{53, 1024, false, true},
+		{53, 1024, true, false},
+		{53, 0, false, false}, // containers that open every port
+		{5353, 1024, false, false},
+		{1024, 1024, false, false},
+		{1023, 1024, false, true},
+	} {
+		err := bindPortError(c.port, c.start, c.has)
+		if (err != nil) != c.fails {
+			t.Errorf("port %d, start %d, cap %v: %v", c.port, c.start, c.has, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("CAP_NET_BIND_SERVICE (bind port %d, below net.ipv4.ip_unprivileged_port_start = %d)", c.port, c.start)) {
+			t.Errorf("error %q", err)
+		}
+	}
+	if os.Geteuid() == 0 {
+		if err := checkBindPort(53); err != nil {
+			t.Errorf("as root: %v", err)
+		}
 	}
 }

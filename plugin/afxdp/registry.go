@@ -27,11 +27,12 @@ const handoverWait = 2 * time.Second
 type registry struct {
 	mu      sync.Mutex
 	ifaces  map[string]*iface
+	dropped map[string]*iface    // dropped after a failed reopen: their metrics stay, serving 0
 	gens    map[*generation]bool // started and not yet stopped
 	xdpOnce sync.Once            // starts the XDP tier's refresher
 }
 
-var reg = &registry{ifaces: map[string]*iface{}, gens: map[*generation]bool{}}
+var reg = &registry{ifaces: map[string]*iface{}, dropped: map[string]*iface{}, gens: map[*generation]bool{}}
 
 // iface is one interface's datapath and the CoreDNS listeners it serves.
 type iface struct {
@@ -72,6 +73,10 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	}
 	if f == nil {
 		f = &iface{name: cl.name, bridge: newBridge(), refs: map[*generation]bool{}, listeners: map[listenKey]*listener{}}
+		if d := r.dropped[cl.name]; d != nil { // its counts go on from where they were
+			f.base, f.bridge.hotRetired = d.base, d.bridge.hotRetired
+			f.xdpStats.add(&d.xdpStats)
+		}
 	}
 	if f.dp == nil {
 		f.opts = cl.opts
@@ -87,6 +92,7 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	}
 	f.refs[g] = true
 	r.ifaces[cl.name] = f
+	delete(r.dropped, cl.name)
 	return nil
 }
 
@@ -206,6 +212,7 @@ func (r *registry) open(f *iface) error {
 // serve makes dp f's datapath: it serves f's listeners and is followed.
 func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	f.dp = dp
+	handoverSeries(f.name)
 	if _, ok := dp.TakenFrom(); !ok {
 		log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", f.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
 	}
@@ -274,6 +281,9 @@ func (r *registry) drop(f *iface) {
 		l.hot.retire()
 	}
 	delete(r.ifaces, f.name)
+	if r.dropped != nil {
+		r.dropped[f.name] = f
+	}
 }
 
 func copyMode(zc bool) string {

@@ -43,6 +43,8 @@ const (
 
 func parseHotMode(s string) (hotMode, error) {
 	switch s {
+	case "auto":
+		return hotAuto, nil
 	case "on":
 		return hotOn, nil
 	case "off":
@@ -52,7 +54,7 @@ func parseHotMode(s string) (hotMode, error) {
 	case "xdp":
 		return hotXDP, nil
 	}
-	return hotAuto, fmt.Errorf("%q: want on, off, user or xdp", s)
+	return hotAuto, fmt.Errorf("%q: want auto, on, off, user or xdp", s)
 }
 
 // required: the block fails start-up where hot answers cannot be given.

@@ -44,6 +44,11 @@ func setup(c *caddy.Controller) error {
 	if err := checkPrivileges(opts, queueCount(ifaces, opts)); err != nil {
 		return plugin.Error(pluginName, c.Errf("%v", err))
 	}
+	if port, err := strconv.Atoi(cfg.Port); err == nil {
+		if err := checkBindPort(port); err != nil {
+			return plugin.Error(pluginName, c.Errf("%v", err))
+		}
+	}
 	g := generationOf(c)
 	g.setBlock(cfg, set, fmt.Sprintf("%s:%d", c.File(), set.hotLine))
 	for _, name := range ifaces {
@@ -93,9 +98,10 @@ func queueCount(ifaces []string, opts datapath.Options) int {
 //	    batch N
 //	    workers N
 //	    pending N
-//	    hot on|off
+//	    hot auto|on|off|user|xdp
 //	    hot_entries N
 //	    handover TOKEN
+//	    forwarding set|keep
 //	}
 //
 // It returns the directive's line, where errors that concern the whole
@@ -120,7 +126,12 @@ func parse(c *caddy.Controller) (ifaces []string, s settings, line int, err erro
 				return nil, s, line, c.Errf("unknown interface %q: %v", name, err)
 			}
 		}
+		seen := map[string]int{} // option -> its line: a second one would silently win
 		for c.NextBlock() {
+			if at, ok := seen[c.Val()]; ok {
+				return nil, s, line, c.Errf("option %s given twice, on lines %d and %d", c.Val(), at, c.Line())
+			}
+			seen[c.Val()] = c.Line()
 			if err := parseOption(c, &s); err != nil {
 				return nil, s, line, err
 			}

@@ -53,17 +53,17 @@ func TestParse(t *testing.T) {
 			MaxPending: 256,
 		}},
 		{"queues all", "afxdp lo {\n\tqueues all\n}", []string{"lo"}, datapath.DefaultOptions()},
-		{"queues all after a list", "afxdp lo {\n\tqueues 2\n\tqueues all\n}", []string{"lo"}, datapath.DefaultOptions()},
+		{"queues all after a list", "afxdp lo {\n\tqueues all\n}", []string{"lo"}, datapath.DefaultOptions()},
 		{"queues list", "afxdp lo {\n\tqueues 0 1 3\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.Queues = []int{0, 1, 3} })},
 		{"queues highest", "afxdp lo {\n\tqueues 255\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.Queues = []int{bpf.MaxQueues - 1} })},
 		{"xdp_mode native", "afxdp lo {\n\txdp_mode native\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.XDPMode = bpf.ModeNative })},
-		{"xdp_mode auto", "afxdp lo {\n\txdp_mode generic\n\txdp_mode auto\n}", []string{"lo"}, datapath.DefaultOptions()},
+		{"xdp_mode auto", "afxdp lo {\n\txdp_mode auto\n}", []string{"lo"}, datapath.DefaultOptions()},
 		{"bind_mode zerocopy", "afxdp lo {\n\tbind_mode zerocopy\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.Socket.Bind = xsk.BindZeroCopy })},
-		{"bind_mode auto", "afxdp lo {\n\tbind_mode copy\n\tbind_mode auto\n}", []string{"lo"}, datapath.DefaultOptions()},
+		{"bind_mode auto", "afxdp lo {\n\tbind_mode auto\n}", []string{"lo"}, datapath.DefaultOptions()},
 		{"smallest rings", "afxdp lo {\n\tring_size 64\n\tframes 128\n\tbatch 64\n\tpending 64\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) {
 				o.Socket.RingSize, o.Socket.Frames, o.Batch, o.MaxPending = 64, 128, 64, 64
@@ -74,7 +74,7 @@ func TestParse(t *testing.T) {
 			withOpts(func(o *datapath.Options) { o.Takeover.Token = "node-local-dns" })},
 		{"forwarding keep", "afxdp lo {\n\tforwarding keep\n}", []string{"lo"},
 			withOpts(func(o *datapath.Options) { o.Forwarding = datapath.ForwardingKeep })},
-		{"forwarding set", "afxdp lo {\n\tforwarding keep\n\tforwarding set\n}", []string{"lo"}, datapath.DefaultOptions()},
+		{"forwarding set", "afxdp lo {\n\tforwarding set\n}", []string{"lo"}, datapath.DefaultOptions()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,6 +129,7 @@ func TestParseErrors(t *testing.T) {
 		{"workers negative", "afxdp lo {\n\tbatch 32\n\tworkers -1\n}", 3, `workers: "-1" is not a positive number`},
 		{"pending zero", "afxdp lo {\n\tbatch 32\n\tpending 0\n}", 3, `pending: "0" is not a positive number`},
 		{"pending fraction", "afxdp lo {\n\tbatch 32\n\tpending 1.5\n}", 3, `pending: "1.5" is not a positive number`},
+		{"option twice", "afxdp lo {\n\tbatch 32\n\tframes 8192\n\tbatch 64\n}", 4, "option batch given twice, on lines 2 and 4"},
 		{"hot_entries past the cap", "afxdp lo {\n\thot_entries 2000000\n}", 2, `hot_entries: hot_entries 2000000: at most 1048576`},
 		{"two numbers", "afxdp lo {\n\tframes 8192\n\tbatch 32 64\n}", 3, "batch: takes one value, got 2"},
 		{"bad xdp_mode", "afxdp lo {\n\tbatch 32\n\txdp_mode turbo\n}", 3, `xdp_mode: unknown XDP mode "turbo"`},
