@@ -32,6 +32,8 @@ type Filter struct {
 
 	syncSpec *ebpf.MapSpec // hot_sync's inner map type, for HotTable.Sync
 	hot      *HotTable     // mapped on first use
+	hotMu    sync.RWMutex  // held (read) while the hot table is used; Close takes it
+	closed   bool          // under hotMu
 }
 
 // Load loads the program and creates its maps. It needs CAP_BPF (or
@@ -117,10 +119,13 @@ func (f *Filter) Detach() error {
 // Close detaches the program and frees its maps.
 func (f *Filter) Close() error {
 	err := f.Detach()
+	f.hotMu.Lock()
+	f.closed = true
 	f.mu.Lock()
 	f.hot.close()
 	f.hot = nil
 	f.mu.Unlock()
+	f.hotMu.Unlock()
 	return errors.Join(err, f.objs.Close())
 }
 

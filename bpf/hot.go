@@ -183,8 +183,28 @@ type HotTable struct {
 	inner *ebpf.Map
 }
 
+// ErrClosed: the filter was closed.
+var ErrClosed = errors.New("XDP filter closed")
+
+// UseHotTable calls fn with the program's hot table, which stays mapped
+// until fn returns: Close waits for it, so a refresher racing a reopen
+// that closes the filter gets ErrClosed instead of unmapped memory.
+func (f *Filter) UseHotTable(fn func(*HotTable) error) error {
+	f.hotMu.RLock()
+	defer f.hotMu.RUnlock()
+	if f.closed {
+		return ErrClosed
+	}
+	t, err := f.HotTable()
+	if err != nil {
+		return err
+	}
+	return fn(t)
+}
+
 // HotTable maps the program's hot table into this process. The table is
-// empty when the program loads; Clear empties it again.
+// empty when the program loads; Clear empties it again. It stays mapped
+// until Close: a caller that may race Close uses UseHotTable.
 func (f *Filter) HotTable() (*HotTable, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

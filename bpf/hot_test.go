@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/afxdp/afxdp/internal/pkt"
+	"github.com/afxdp/afxdp/internal/priv"
 )
 
 const xdpTX = 3
@@ -721,5 +722,44 @@ func TestHotTableWrites(t *testing.T) {
 		if (err == nil) != (i < hotWays) || (err != nil && !errors.Is(err, ErrHotBucketFull)) {
 			t.Fatalf("key %d of one bucket: %v", i, err)
 		}
+	}
+}
+
+// TestHotTableClosed: once the filter is closed, UseHotTable refuses
+// instead of handing out memory that is no longer mapped; Close waits for
+// a user still inside.
+func TestHotTableClosed(t *testing.T) {
+	priv.Require(t)
+	f, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error)
+	go func() {
+		done <- f.UseHotTable(func(tb *HotTable) error {
+			close(inside)
+			<-release
+			tb.Clear() // still mapped: Close is waiting
+			return nil
+		})
+	}()
+	<-inside
+	closed := make(chan error)
+	go func() { closed <- f.Close() }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the table was in use")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.UseHotTable(func(*HotTable) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
 	}
 }

@@ -176,21 +176,26 @@ type xdpListener struct {
 // The caller runs it on a locked OS thread, so the thread's CPU time is
 // the refresh's (the metric); a Sync's wait is not CPU time.
 func (x *xdpExporter) refresh(ls []xdpListener) error {
-	start := time.Now()
 	cpu0 := threadCPU()
 	defer func() { x.stats.busy.Add(int64(threadCPU() - cpu0)) }()
-	if x.table == nil {
-		t, err := x.prog.HotTable()
-		if err != nil {
-			return err
+	return x.prog.UseHotTable(func(t *bpf.HotTable) error {
+		if x.table == nil {
+			// A table an earlier exporter of this program left: cleared,
+			// and no run reads its cells once Sync returns.
+			t.Clear()
+			if err := t.Sync(); err != nil {
+				return err
+			}
+			x.table = t
 		}
-		t.Clear() // a table left by an earlier exporter of this program
-		x.table = t
-	}
+		return x.apply(ls)
+	})
+}
+
+func (x *xdpExporter) apply(ls []xdpListener) error {
+	start := time.Now()
 	x.round++
-	if err := x.credit(); err != nil {
-		return err
-	}
+	x.credit()
 	x.follow(ls)
 	x.sweep(start)
 	x.stats.entries.Store(int64(len(x.held)))
@@ -208,7 +213,7 @@ func (x *xdpExporter) refresh(ls []xdpListener) error {
 // credit adds each slot's new hits to its entry and listener; entries
 // out of the table before the last Sync have had their last hit now, and
 // their cells and slots are free again.
-func (x *xdpExporter) credit() error {
+func (x *xdpExporter) credit() {
 	x.table.Hits(x.cur[:2*x.high])
 	for i := range x.bySlot[:x.high] {
 		o := &x.bySlot[i]
@@ -235,7 +240,6 @@ func (x *xdpExporter) credit() error {
 		x.slots = append(x.slots, h.slot)
 	}
 	x.synced = x.synced[:0]
-	return nil
 }
 
 // follow applies each listener's journal; a listener seen for the first
