@@ -48,7 +48,7 @@ func TestStartupErrors(t *testing.T) {
 			`Corefile:3: hot answers asked for, but in server block .:53 log runs ahead of cache`, false},
 		{"hot on, no cache", ".:53 {\n    afxdp veth-s {\n        hot on\n    }\n    whoami\n}\n",
 			`Corefile:3: hot answers asked for, but in server block .:53 no cache in the block`, false},
-		{"hot bad value", ".:53 {\n    afxdp veth-s {\n        hot fast\n    }\n    whoami\n}\n", `Corefile:3 - Error during parsing: hot: "fast": want on, off, user or xdp`, false},
+		{"hot bad value", ".:53 {\n    afxdp veth-s {\n        hot fast\n    }\n    whoami\n}\n", `Corefile:3 - Error during parsing: hot: "fast": want auto, on, off, user or xdp`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
