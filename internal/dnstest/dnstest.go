@@ -1,4 +1,3 @@
-// Package dnstest asks DNS questions from inside a test network namespace.
 package dnstest
 
 import (

@@ -1,9 +1,7 @@
-// Package layers holds a test, no code: the README's design notes say which
-// package may depend on which ("Layers"), and this test holds the packages
-// to it with `go list -deps`. Change both together.
 package layers
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -12,48 +10,8 @@ import (
 	"testing"
 )
 
-const mod = "github.com/afxdp/afxdp/"
-
-const (
-	bpf      = mod + "bpf"
-	xsk      = mod + "plugin/afxdp/xsk"
-	frame    = mod + "plugin/afxdp/frame"
-	route    = mod + "plugin/afxdp/route"
-	datapath = mod + "plugin/afxdp/datapath"
-	hot      = mod + "plugin/afxdp/hot"
-	plugin   = mod + "plugin/afxdp"
-	dns      = "github.com/miekg/dns"
-	coredns  = "github.com/coredns/" // coredns, caddy and the rest
-)
-
-// The README's layering, one rule per package. A forbidden entry ending in
-// "/" forbids everything under it. Only the packages' own code counts: tests
-// may use anything (datapath's use miekg/dns to check answers).
-var rules = []struct {
-	pkg       string
-	forbidden []string // in the transitive dependencies (go list -deps)
-	imports   []string // direct imports the README names
-	stdOnly   bool     // the standard library and nothing else
-}{
-	// The XDP program and its loader: reads the DNS header in C, but no
-	// rings, no codec, no DNS library, no CoreDNS.
-	{pkg: bpf, forbidden: []string{xsk, frame, route, datapath, plugin, dns, coredns}},
-	// AF_XDP: UMEM and rings; nothing of BPF or DNS.
-	{pkg: xsk, forbidden: []string{bpf, frame, route, datapath, plugin, dns, coredns}},
-	// The Ethernet/VLAN/IP/UDP codec: the standard library alone.
-	{pkg: frame, forbidden: []string{bpf, xsk, route, datapath, plugin, dns, coredns}, stdOnly: true},
-	// The kernel's routing state over rtnetlink: no BPF, rings or DNS.
-	{pkg: route, forbidden: []string{bpf, xsk, frame, datapath, plugin, dns, coredns}},
-	// One interface's datapath: composes the four, still no DNS library or
-	// CoreDNS (its Handler gets bytes).
-	{pkg: datapath, forbidden: []string{plugin, dns, coredns}, imports: []string{bpf, xsk, frame, route}},
-	// Hot answers: DNS wire format (miekg/dns to fill), nothing of CoreDNS,
-	// rings or BPF.
-	{pkg: hot, forbidden: []string{bpf, xsk, frame, route, datapath, plugin, coredns}},
-	// The CoreDNS glue: datapath and hot, and bpf and xsk directly (attach
-	// modes, counters and socket settings in the Corefile).
-	{pkg: plugin, imports: []string{bpf, xsk, datapath, hot}},
-}
+// mod is Module, short, for the tests.
+const mod = Module
 
 func goCmd(t *testing.T) string {
 	if p, err := exec.LookPath("go"); err == nil {
@@ -78,31 +36,149 @@ func goList(t *testing.T, args ...string) []string {
 	return strings.Fields(string(out))
 }
 
+// TestLayers runs Check on each package's exact import set and its
+// transitive dependencies, as go list reports them for its own code.
 func TestLayers(t *testing.T) {
-	for _, r := range rules {
-		t.Run(strings.TrimPrefix(r.pkg, mod), func(t *testing.T) {
-			deps := goList(t, "-deps", "-f", "{{.ImportPath}}", r.pkg)
-			if !slices.Contains(deps, r.pkg) {
-				t.Fatalf("go list -deps %s does not list the package itself: %v", r.pkg, deps)
+	for _, r := range Rules {
+		t.Run(strings.TrimPrefix(r.Pkg, mod), func(t *testing.T) {
+			deps := goList(t, "-deps", "-f", "{{.ImportPath}}", r.Pkg)
+			if !slices.Contains(deps, r.Pkg) {
+				t.Fatalf("go list -deps %s does not list the package itself: %v", r.Pkg, deps)
 			}
-			for _, d := range deps {
-				for _, f := range r.forbidden {
-					if d == f || strings.HasSuffix(f, "/") && strings.HasPrefix(d, f) {
-						t.Errorf("%s depends on %s (go list -deps); the README says it must not", r.pkg, d)
-					}
+			imports := goList(t, "-f", `{{join .Imports " "}}`, r.Pkg)
+			if len(imports) == 0 {
+				t.Fatalf("go list finds no import of %s", r.Pkg)
+			}
+			for _, p := range Check(r, imports, deps) {
+				t.Error(p)
+			}
+		})
+	}
+}
+
+// TestRulesCoverPlugin: every package of the plugin and bpf has a rule,
+// so a new package cannot slip past the layering.
+func TestRulesCoverPlugin(t *testing.T) {
+	for _, p := range goList(t, "-f", "{{.ImportPath}}", mod+"plugin/afxdp/...", mod+"bpf") {
+		if !slices.ContainsFunc(Rules, func(r Rule) bool { return r.Pkg == p }) {
+			t.Errorf("%s has no rule in Rules (and no place in the README's Layers paragraph)", p)
+		}
+	}
+}
+
+// TestCheck holds the checker to made-up import sets.
+func TestCheck(t *testing.T) {
+	a, b, c := mod+"a", mod+"b", mod+"c"
+	rule := Rule{Pkg: a, Imports: []string{b}, Outside: []string{"example.com/lib"}, Forbidden: []string{c, "example.com/bad/"}}
+	for _, tc := range []struct {
+		name          string
+		imports, deps []string
+		want          int // problems found
+		mention       string
+	}{
+		{name: "exactly its list", imports: []string{"fmt", b}, deps: []string{a, b, "fmt"}},
+		{name: "the standard library is always allowed", imports: []string{b, "net/netip", "unsafe", "C"}, deps: []string{b}},
+		{name: "an allowed module and its packages", imports: []string{b, "example.com/lib", "example.com/lib/sub"}, deps: []string{b}},
+		{name: "a module of the same prefix is another module", imports: []string{b, "example.com/library"}, want: 1, mention: "example.com/library"},
+		{name: "an unlisted import of this module", imports: []string{b, c}, want: 1, mention: c},
+		{name: "an unlisted import that is also forbidden", imports: []string{b, c}, deps: []string{a, b, c}, want: 2, mention: "depends on " + c},
+		{name: "an unlisted import, not a forbidden one", imports: []string{b, mod + "d"}, want: 1, mention: mod + "d"},
+		{name: "a listed import missing", imports: []string{"fmt"}, want: 1, mention: "does not import " + b},
+		{name: "nothing imported", want: 1, mention: "does not import " + b},
+		{name: "itself", imports: []string{a, b}, want: 1, mention: "imports itself"},
+		{name: "an outside import not allowed", imports: []string{b, "github.com/miekg/dns"}, want: 1, mention: "github.com/miekg/dns"},
+		{name: "a forbidden package among the deps", imports: []string{b}, deps: []string{a, b, c}, want: 1, mention: "depends on " + c},
+		{name: "a forbidden package's subpackage is another package", imports: []string{b}, deps: []string{c + "/sub"}},
+		{name: "a forbidden prefix", imports: []string{b}, deps: []string{"example.com/bad/x", "example.com/bad/y"}, want: 2, mention: "example.com/bad/x"},
+		{name: "the package itself among its deps", imports: []string{b}, deps: []string{a}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Check(rule, tc.imports, tc.deps)
+			if len(got) != tc.want {
+				t.Fatalf("Check(%v, %v) = %q, want %d problem(s)", tc.imports, tc.deps, got, tc.want)
+			}
+			if tc.mention != "" && !strings.Contains(strings.Join(got, "\n"), tc.mention) {
+				t.Errorf("Check(%v, %v) = %q, want a mention of %s", tc.imports, tc.deps, got, tc.mention)
+			}
+		})
+	}
+}
+
+// TestReadmeLayers: the README's Layers paragraph names, for each package,
+// the same imports of this module as Rules.
+func TestReadmeLayers(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := ReadmeImports(string(b))
+	if err != nil {
+		t.Fatalf("README.md: %v", err)
+	}
+	for _, r := range Rules {
+		said, ok := readme[r.Pkg]
+		if !ok {
+			t.Errorf("README.md's Layers paragraph has no part for %s", r.Pkg)
+			continue
+		}
+		got := slices.Sorted(slices.Values(said))
+		want := slices.Sorted(slices.Values(r.Imports))
+		if !slices.Equal(got, want) {
+			t.Errorf("README.md says %s imports %v, Rules says %v: change both together", r.Pkg, said, r.Imports)
+		}
+	}
+}
+
+// TestReadmeImports holds the README reader to made-up paragraphs.
+func TestReadmeImports(t *testing.T) {
+	intro := "`bpf/` is the program. `plugin/afxdp/xsk` is AF_XDP; it imports none of bpf, frame or route. " +
+		"`plugin/afxdp/frame` is the codec. `plugin/afxdp/route` reads routes; it imports none of the others. "
+	for _, tc := range []struct {
+		name, para string
+		want       map[string][]string
+		err        bool
+	}{
+		{
+			name: "lists, parentheses and negations",
+			para: "**Layers.** Tests may import more (bpf, xsk). " + intro +
+				"`plugin/afxdp/datapath` composes bpf, xsk, frame and route into a datapath; it imports neither\nmiekg/dns nor CoreDNS. " +
+				"`plugin/afxdp/hot` holds hot answers (`bpf/hot.h` is the program's). " +
+				"`plugin/afxdp` is the glue: it imports datapath and hot, and bpf (attach modes,\ncounters) and xsk (socket settings) directly; it feeds metrics.\n\nNext paragraph: it imports route.",
+			want: map[string][]string{
+				BPF: {}, XSK: {}, Frame: {}, Route: {}, Hot: {},
+				Datapath: {BPF, XSK, Frame, Route},
+				Glue:     {Datapath, Hot, BPF, XSK},
+			},
+		},
+		{
+			name: "the list stops at the first word that names no package",
+			para: "**Layers.** " + intro + "`plugin/afxdp/datapath` imports bpf and a hot path. `plugin/afxdp/hot` x. `plugin/afxdp` imports hot.",
+			want: map[string][]string{
+				BPF: {}, XSK: {}, Frame: {}, Route: {}, Hot: {},
+				Datapath: {BPF},
+				Glue:     {Hot},
+			},
+		},
+		{name: "no paragraph", para: "# afxdp\n\nLayers: none.", err: true},
+		{name: "a package not mentioned", para: "**Layers.** " + intro + "`plugin/afxdp` imports hot.", err: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReadmeImports(tc.para)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("ReadmeImports = %v, want an error", got)
 				}
+				return
 			}
-			if r.stdOnly {
-				for _, d := range goList(t, "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", r.pkg) {
-					if d != r.pkg {
-						t.Errorf("%s depends on %s; the README says it uses the standard library alone", r.pkg, d)
-					}
-				}
+			if err != nil {
+				t.Fatal(err)
 			}
-			imports := goList(t, "-f", `{{join .Imports " "}}`, r.pkg)
-			for _, want := range r.imports {
-				if !slices.Contains(imports, want) {
-					t.Errorf("%s does not import %s, as the README says it does; imports: %v", r.pkg, want, imports)
+			if len(got) != len(tc.want) {
+				t.Errorf("ReadmeImports = %v, want %v", got, tc.want)
+			}
+			for pkg, w := range tc.want {
+				if !slices.Equal(got[pkg], w) {
+					t.Errorf("%s: ReadmeImports says %v, want %v", pkg, got[pkg], w)
 				}
 			}
 		})

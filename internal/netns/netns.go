@@ -1,6 +1,3 @@
-// Package netns makes network namespaces and veth links for tests, and runs
-// code inside them. Everything it makes is removed in t.Cleanup, also when
-// the test fails.
 package netns
 
 import (

@@ -1,6 +1,3 @@
-// Package pkt builds Ethernet frames for tests: well-formed ones and, by
-// editing the result, hostile ones. It is written independently of the
-// frame codec so that the two can check each other.
 package pkt
 
 import (

@@ -1,4 +1,3 @@
-// Package priv lets tests that need root (namespaces, XDP, AF_XDP) say so.
 package priv
 
 import (

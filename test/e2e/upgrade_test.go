@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +42,68 @@ func dnsload(t *testing.T) string {
 		t.Fatal(dnsloadErr)
 	}
 	return dnsloadBin
+}
+
+var (
+	hooksOnce sync.Once
+	hooksBin  string
+	hooksErr  error
+)
+
+// pauseEnv names the handover step at which a coredns built with the
+// afxdp_testhooks tag pauses (plugin/afxdp/datapath/pausehook_testhooks.go).
+const pauseEnv = "AFXDP_TEST_HANDOVER_PAUSE"
+
+// corednsWithHooks builds, once, the coredns of TestHandoverChaos: the
+// release build plus the afxdp_testhooks tag, whose datapath pauses a
+// handover at the step pauseEnv names, in the process and in the child a
+// SIGUSR2 upgrade re-executes. The hook needs another process (one the
+// test kills there), and a release build must not read the environment for
+// it: so a tag, not an option. Every other test runs the release build,
+// corednsBin.
+func corednsWithHooks(t *testing.T) string {
+	hooksOnce.Do(func() {
+		hooksBin = filepath.Join(filepath.Dir(corednsBin), "coredns-testhooks")
+		if out, err := exec.Command("go", "build", "-tags", "afxdp_testhooks", "-o", hooksBin, "../../build").CombinedOutput(); err != nil {
+			hooksErr = fmt.Errorf("building coredns with -tags afxdp_testhooks: %v\n%s", err, out)
+		}
+	})
+	if hooksErr != nil {
+		t.Fatal(hooksErr)
+	}
+	return hooksBin
+}
+
+// TestReleaseHasNoPauseHook: the release build (corednsBin, which every
+// test but TestHandoverChaos runs) carries no pause hook: neither the tag
+// nor the environment variable's name is in it. The hooked build carries
+// both, so the check can see them.
+func TestReleaseHasNoPauseHook(t *testing.T) {
+	for _, c := range []struct {
+		bin  string
+		want bool
+	}{{corednsBin, false}, {corednsWithHooks(t), true}} {
+		b, err := os.ReadFile(c.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(b, []byte(pauseEnv)); got != c.want {
+			t.Errorf("%s: holds %s: %v, want %v", filepath.Base(c.bin), pauseEnv, got, c.want)
+		}
+		info, err := buildinfo.ReadFile(c.bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tagged := false
+		for _, s := range info.Settings {
+			if s.Key == "-tags" && slices.Contains(strings.Split(s.Value, ","), "afxdp_testhooks") {
+				tagged = true
+			}
+		}
+		if tagged != c.want {
+			t.Errorf("%s: built with the afxdp_testhooks tag: %v, want %v", filepath.Base(c.bin), tagged, c.want)
+		}
+	}
 }
 
 type loadResult struct {
@@ -291,7 +356,8 @@ func TestUpgradeTenTimes(t *testing.T) {
 }
 
 // TestHandoverChaos kills the old process, the new one or both at each
-// step of a SIGUSR2 handover (the processes pause there on a test hook).
+// step of a SIGUSR2 handover (the processes pause there on a test hook:
+// it runs the build with the afxdp_testhooks tag, corednsWithHooks).
 // While one lives nothing is lost but what a killed process had taken off
 // its ring or socket, and the survivor serves through AF_XDP; once both
 // are gone nothing is left attached.
@@ -311,7 +377,7 @@ func TestHandoverChaos(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.step+"/kill-"+c.kill, func(t *testing.T) {
 			tb.t = t
-			old := tb.launchWith(tb.srv, corefile, launchOpts{env: []string{"AFXDP_TEST_HANDOVER_PAUSE=" + c.step}})
+			old := tb.launchWith(tb.srv, corefile, launchOpts{bin: corednsWithHooks(t), env: []string{pauseEnv + "=" + c.step}})
 			oldPID := old.cmd.Process.Pid
 			newPID := 0
 			killAtEnd(t, func() int { return newPID })

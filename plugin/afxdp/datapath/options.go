@@ -1,7 +1,3 @@
-// Package datapath runs one interface's AF_XDP datapath: the XDP filter, a
-// socket per RX queue, the loops that receive query frames and the pool of
-// workers that hand them to a Handler, which answers through the TX ring. It
-// composes the bpf, xsk and frame packages and knows nothing of CoreDNS.
 package datapath
 
 import (

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -159,15 +160,20 @@ func (i *Interface) takeOver(s *successor) error {
 	return nil
 }
 
-// testPause stops a handover at a named step for as long as
-// AFXDP_TEST_HANDOVER_PAUSE=step says (e.g. "new:swapped"), so that the
-// end-to-end tests can kill a process there. Unset, it costs a lookup per
-// handover step.
+// pauseHook is a test hook: when set, it runs at each named step of a
+// handover ("new:offered", "new:swapped", "new:serving", "old:offered",
+// "old:released"), so that a test can stop a process there, or see the
+// steps go by. Tests in this package set it; nothing in a release build
+// does, and nothing there reads the environment. The end-to-end tests
+// kill a coredns process at a step: they build one with the
+// afxdp_testhooks tag, whose pausehook_testhooks.go sets the hook from an
+// environment variable (a SIGUSR2 upgrade's child inherits it).
+var pauseHook atomic.Pointer[func(step string)]
+
+// testPause runs the pause hook, if any, at a handover step. Unset, it
+// costs an atomic load per handover step.
 func testPause(step string) {
-	v, ok := os.LookupEnv("AFXDP_TEST_HANDOVER_PAUSE")
-	if !ok || v != step {
-		return
+	if h := pauseHook.Load(); h != nil {
+		(*h)(step)
 	}
-	fmt.Fprintf(os.Stderr, "afxdp test: pid %d paused at %s\n", os.Getpid(), step)
-	time.Sleep(5 * time.Second)
 }

@@ -60,6 +60,7 @@ func awaitEvent(t *testing.T, i *Interface, want HandoverKind) HandoverEvent {
 // the interface back, still on the same link.
 func TestHandoverByToken(t *testing.T) {
 	tb := newTestbed(t)
+	steps := recordSteps(t)
 	opts := DefaultOptions()
 	opts.Takeover.Token = "surge-1"
 	old, err := openIn(tb, opts, tagged("old"))
@@ -95,6 +96,10 @@ func TestHandoverByToken(t *testing.T) {
 	}
 	if got := answeredBy(t, tb, 2*time.Second); got != "new" {
 		t.Fatalf("after the handover answered by %q", got)
+	}
+	// Both sides passed every step at which the end-to-end tests kill one.
+	if got, ok := steps.await([]string{"new:offered", "old:offered", "new:swapped", "old:released", "new:serving"}, 5*time.Second); !ok {
+		t.Errorf("the handover met the pause hook at %v, want every step", got)
 	}
 
 	// The successor goes away: the owner is told, and takes it back.

@@ -1,6 +1,3 @@
-// Package frame parses and builds the Ethernet, VLAN, IPv4/IPv6 and UDP
-// headers around a DNS message in an AF_XDP frame. It knows nothing of
-// rings, sockets or DNS; Decode and Encode allocate nothing.
 package frame
 
 import "net/netip"

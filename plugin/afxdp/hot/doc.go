@@ -4,16 +4,33 @@
 // for them: the client's ID, flags and question spelling, the stored records
 // with their TTLs aged, and the client's own OPT as the ScrubWriter echoes
 // it. Anything this package cannot copy exactly is passed to the chain, with
-// a Reason for the hot_passed_total{reason} metric.
+// a Reason for the hot_passed_total{reason} metric. What users are promised,
+// and which blocks and queries answer hot, is the "Hot answers" section of
+// the plugin's README (plugin/afxdp/README.md).
 //
-// It knows DNS wire format only, not CoreDNS nor the datapath. The caller:
+// # Layers
+//
+// It knows the DNS wire format (miekg/dns to read the replies it fills
+// from) and nothing of CoreDNS, rings, frames or BPF: it imports no other
+// package of this module. Queries and answers are byte slices, the time is
+// the caller's. The glue (plugin/afxdp) decides which chains may be
+// mirrored and calls it; the XDP program's copy of the entries is written
+// by the glue from this package's exports.
+//
+// # The caller
 //
 //   - decides which chains may be mirrored (cache present, transparent
-//     plugins ahead of it; see shared/research/hot-answer-semantics.md) and
-//     Fills only from replies those chains wrote for cache hits;
-//   - picks listener ids so one never stands for two servers, or Clears the
-//     table when a server is replaced, and drops entries whose cache items
-//     change (prefetch, eviction): the table cannot see them;
+//     plugins ahead of it: the glue's eligible.go) and Fills only from
+//     replies those chains wrote for cache hits;
+//   - numbers its listeners: an entry is keyed by a listener number as
+//     well as the cache key, so that one table can keep apart entries that
+//     must not answer for each other. The number is the caller's to choose:
+//     the glue keeps one table per CoreDNS listener (address:port) and
+//     files its entries by the client's address family, so "listener" here
+//     is that family number. It picks numbers so one never stands for two
+//     servers, or Clears the table when a server is replaced, and drops
+//     entries whose cache items change (prefetch, eviction): the table
+//     cannot see them;
 //   - per query: ParseQuery, then Answer with the client's family (IPv4 and
 //     IPv4-mapped IPv6 count as IPv4, as request.Family) and the largest
 //     payload one frame takes; on any Reason but OK, runs the chain;
@@ -21,6 +38,11 @@
 //     once per batch or per query when answering (time.Now: monotonic);
 //   - calls Flush periodically to move per-entry hit counts into metrics.
 //
-// Files: query.go parses queries, table.go holds entries, fill.go makes
-// them from replies, render.go writes answers, hits.go reads hit counts.
+// # Where to start
+//
+// query.go parses queries, table.go holds entries, fill.go makes them from
+// replies, render.go writes answers, hits.go reads hit counts, export.go
+// hands entries and the journal of their changes to another tier (the XDP
+// program), and reason.go names why a query, an answer or a fill was
+// passed over.
 package hot

@@ -1,11 +1,3 @@
-// Package route is afxdp's view of the kernel's network state, read over
-// rtnetlink and /proc/sys in the network namespace it was opened in: the
-// local addresses, an interface's MACs and VLAN devices, a request that
-// the kernel resolve a next hop, settings such as loopback forwarding, and
-// a watch that says when links or addresses may have changed. The XDP
-// program asks the kernel's FIB about each query itself; the kernel's
-// input verdict (InputOK) is kept here as the oracle the end-to-end tests
-// of rp_filter compare with. It knows nothing of BPF, rings or DNS.
 package route
 
 import (

@@ -1,11 +1,3 @@
-// Package xsk is a small AF_XDP layer: one socket on one RX queue with its
-// own UMEM and its fill, completion, RX and TX rings. It knows nothing of
-// DNS, BPF programs or CoreDNS.
-//
-// Concurrency: the RX side (Receive, Refill, Wait) belongs to one goroutine,
-// the TX side (NextTx, Send, Release, Flush) to one goroutine at a time (the
-// caller serialises it); Stats, Interrupt and the accessors are safe anywhere.
-// Close must come after both sides have stopped.
 package xsk
 
 import (

@@ -24,6 +24,32 @@ type ring struct {
 	cachedCons uint32
 }
 
+// The index arithmetic, pure so that it can be tested without a socket.
+// The kernel's producer and consumer indexes are free-running uint32
+// counters: they only ever grow, and wrap from 2^32-1 to 0; an entry's
+// place in the ring's array is its index masked by size-1 (the size is a
+// power of two). The number of entries between a consumer index and a
+// producer index is their difference in uint32 arithmetic, which stays
+// right across the wrap because the two are never more than the ring's
+// size (at most 2^16) apart. Each is a line, inlined where it is used: the
+// hot path allocates nothing and calls nothing.
+
+// ringUsed is how many entries lie between the consumer index cons and the
+// producer index prod: published and not yet consumed.
+func ringUsed(prod, cons uint32) uint32 { return prod - cons }
+
+// ringFree is how many entries a producer at prod may still write into a
+// ring of size entries whose consumer is at cons.
+func ringFree(size, prod, cons uint32) uint32 { return size - ringUsed(prod, cons) }
+
+// ringSlot is the place in the ring's array of the entry i after index idx,
+// in a ring whose mask is its size less one.
+func ringSlot(idx, i, mask uint32) uint32 { return (idx + i) & mask }
+
+// batchLen is how many entries one batch moves: what there is (have), at
+// most room.
+func batchLen(have uint32, room int) uint32 { return min(have, uint32(room)) }
+
 func newRing(mem []byte, off unix.XDPRingOffset, size uint32) ring {
 	return ring{
 		producer: wordAt(mem, off.Producer),
@@ -42,12 +68,12 @@ func (r *ring) needWakeup() bool {
 
 // free is how many entries a producer may write, at least n if possible.
 func (r *ring) free(n uint32) uint32 {
-	f := r.size - (r.cachedProd - r.cachedCons)
+	f := ringFree(r.size, r.cachedProd, r.cachedCons)
 	if f >= n {
 		return f
 	}
 	r.cachedCons = atomic.LoadUint32(r.consumer)
-	return r.size - (r.cachedProd - r.cachedCons)
+	return ringFree(r.size, r.cachedProd, r.cachedCons)
 }
 
 // submit publishes n produced entries.
@@ -58,12 +84,12 @@ func (r *ring) submit(n uint32) {
 
 // avail is how many entries a consumer may read.
 func (r *ring) avail() uint32 {
-	a := r.cachedProd - r.cachedCons
+	a := ringUsed(r.cachedProd, r.cachedCons)
 	if a > 0 {
 		return a
 	}
 	r.cachedProd = atomic.LoadUint32(r.producer)
-	return r.cachedProd - r.cachedCons
+	return ringUsed(r.cachedProd, r.cachedCons)
 }
 
 // release gives n consumed entries back to the producer.
@@ -75,7 +101,7 @@ func (r *ring) release(n uint32) {
 // pending is, for a producer ring, how many published entries the kernel has
 // not consumed yet.
 func (r *ring) pending() uint32 {
-	return r.cachedProd - atomic.LoadUint32(r.consumer)
+	return ringUsed(r.cachedProd, atomic.LoadUint32(r.consumer))
 }
 
 // addrRing is a fill or completion ring: UMEM addresses.

@@ -11,9 +11,9 @@ import (
 // Receive moves up to len(descs) received frames out of the RX ring. The
 // frames stay the caller's until it gives them back with Refill.
 func (s *Socket) Receive(descs []unix.XDPDesc) int {
-	n := min(s.rx.avail(), uint32(len(descs)))
+	n := batchLen(s.rx.avail(), len(descs))
 	for i := uint32(0); i < n; i++ {
-		descs[i] = s.rx.descs[(s.rx.cachedCons+i)&s.rx.mask]
+		descs[i] = s.rx.descs[ringSlot(s.rx.cachedCons, i, s.rx.mask)]
 	}
 	s.rx.release(n)
 	return int(n)
@@ -37,7 +37,7 @@ func (s *Socket) Refill(descs []unix.XDPDesc) {
 	for i, d := range descs {
 		// In aligned mode the descriptor points past the headroom; the fill
 		// ring wants the start of the frame.
-		s.fill.addrs[(s.fill.cachedProd+uint32(i))&s.fill.mask] = d.Addr & base
+		s.fill.addrs[ringSlot(s.fill.cachedProd, uint32(i), s.fill.mask)] = d.Addr & base
 	}
 	s.fill.submit(n)
 	if s.fill.needWakeup() {
@@ -89,7 +89,7 @@ func (s *Socket) Send(addr uint64, n int) bool {
 	if s.tx.free(1) == 0 {
 		return false
 	}
-	s.tx.descs[s.tx.cachedProd&s.tx.mask] = unix.XDPDesc{Addr: addr, Len: uint32(n)}
+	s.tx.descs[ringSlot(s.tx.cachedProd, 0, s.tx.mask)] = unix.XDPDesc{Addr: addr, Len: uint32(n)}
 	s.tx.submit(1)
 	return true
 }
@@ -135,7 +135,7 @@ func (s *Socket) Flush() error {
 func (s *Socket) complete() {
 	n := s.comp.avail()
 	for i := uint32(0); i < n; i++ {
-		s.txFree = append(s.txFree, s.comp.addrs[(s.comp.cachedCons+i)&s.comp.mask])
+		s.txFree = append(s.txFree, s.comp.addrs[ringSlot(s.comp.cachedCons, i, s.comp.mask)])
 	}
 	s.comp.release(n)
 }

@@ -74,18 +74,25 @@ func (s *Socket) setup() error {
 	if err := s.mapRings(s.cfg.RingSize); err != nil {
 		return err
 	}
-	half := uint64(s.cfg.Frames / 2)
+	s.prime()
+	return nil
+}
+
+// prime splits the UMEM between the two sides: the first half of the
+// frames goes into the fill ring (as many as it takes), for the kernel to
+// receive into; the second half is the free TX frames.
+func (s *Socket) prime() {
+	half := s.cfg.Frames / 2
 	fs := uint64(s.cfg.FrameSize)
-	n := s.fill.free(uint32(s.cfg.RingSize))
-	for i := uint32(0); i < n && uint64(i) < half; i++ {
-		s.fill.addrs[(s.fill.cachedProd+i)&s.fill.mask] = uint64(i) * fs
+	n := batchLen(s.fill.free(uint32(s.cfg.RingSize)), half)
+	for i := uint32(0); i < n; i++ {
+		s.fill.addrs[ringSlot(s.fill.cachedProd, i, s.fill.mask)] = uint64(i) * fs
 	}
-	s.fill.submit(min(n, uint32(half)))
-	s.txFree = make([]uint64, 0, s.cfg.Frames-int(half))
-	for i := half; i < uint64(s.cfg.Frames); i++ {
+	s.fill.submit(n)
+	s.txFree = make([]uint64, 0, s.cfg.Frames-half)
+	for i := uint64(half); i < uint64(s.cfg.Frames); i++ {
 		s.txFree = append(s.txFree, i*fs)
 	}
-	return nil
 }
 
 // Bind binds the socket to its queue; frames can arrive from then on.

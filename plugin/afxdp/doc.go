@@ -1,0 +1,86 @@
+// Package afxdp is the CoreDNS glue of the afxdp plugin: it reads the
+// Corefile's afxdp directive, opens one datapath per named interface (the
+// datapath package), hands each query that arrives there to the live
+// *dnsserver.Server that owns its destination address and port, decides
+// which server blocks answer repeated cache hits hot (the hot package) and
+// where (the receive loop or the XDP program), and feeds CoreDNS's metrics.
+// The reference for users (syntax, metrics, limitations) is this
+// directory's README.md; the design notes are in the top README.md.
+//
+// # Layers
+//
+// This package composes the others and is the only one that knows CoreDNS.
+// It imports datapath and hot, bpf (attach modes, counter names, the XDP
+// tier's entries) and xsk (socket settings, the RX queue count) directly,
+// and frame (the header of an inline answer) and route (the address watch).
+// None of them may import it, nor CoreDNS, caddy or Prometheus: what they
+// need from here comes in through datapath's Handler and InlineHandler
+// interfaces (datapath/request.go) and through plain arguments.
+// internal/layers holds every package to its list of imports.
+//
+// # Reading order
+//
+// Read the files in this order, from the Corefile to the metrics; each
+// step leans on the ones before it. The list names every file of the
+// package but this one and its tests, and a test holds it to that.
+//
+// Corefile: one server block's afxdp directive, parsed and checked.
+//
+//   - setup.go: the directive's registration, its parser (parse,
+//     parseOption) and setup, which records the block's claim on the
+//     Corefile's generation and installs the UDP writer decorator through
+//     which CoreDNS hands over its live servers.
+//
+// Settings: what a block asked for, and whether this process can give it.
+//
+//   - settings.go: a block's settings (datapath.Options, the hot mode,
+//     hot_entries, the handover token) and their defaults.
+//   - privileges.go: the capabilities and the memlock limit the settings
+//     need, checked at setup so that the Corefile line gets the error.
+//
+// Policy: which blocks answer hot.
+//
+//   - eligible.go: whether a block's cache hits can be answered hot
+//     (blockPolicy: cache present, only transparent plugins ahead of it) and
+//     how a server routes a query name to its block (zoneRoute).
+//
+// Registry: interfaces shared across Corefile generations.
+//
+//   - generation.go: what one loaded Corefile claims (interfaces, blocks,
+//     listeners), its hot decision at start, and its start and stop hooks.
+//   - registry.go: the process-wide registry of interfaces: open, reopen
+//     on changed settings, keep across reloads, hand over to or take over
+//     from another process, release.
+//   - addrwatch.go: the address watch that keeps wildcard listeners on the
+//     interface's current addresses.
+//   - listenbuf.go: the larger receive buffer the kernel listeners get for
+//     the moments they answer alone (a handover, a reopen).
+//   - wake.go: after a handover, waking the old process's blocked reader
+//     on the listener it shares with the new one.
+//
+// Serving: from a frame to the chain's answer.
+//
+//   - listener.go: listener keys (a CoreDNS server's address:port) and the
+//     table that maps a query's destination to its listener.
+//   - bridge.go: the datapath's Handler and InlineHandler: a query goes to
+//     its server's own ServeDNS, or is answered hot in the receive loop.
+//   - writer.go: the dns.ResponseWriter whose answers leave through the TX
+//     ring (addresses, TSIG, the hot table's fill).
+//   - hotanswers.go: a listener's hot answers in the receive loop: the
+//     tier it uses, answering, filling from the chain's replies, flushing
+//     the counts into CoreDNS's series.
+//   - hotxdp.go: hot answers in the XDP program: where XDP_TX delivers
+//     (tierFor) and the exporter that writes the receive loop's entries
+//     into the program's table.
+//   - ready.go: afxdp's handler in the chain (the end of it) and the
+//     ready plugin's question.
+//
+// Metrics: what is counted, and where it goes.
+//
+//   - metrics.go: the collector of the coredns_afxdp_* series read at
+//     scrape time (datapath, XDP program and hot counters).
+//   - hotmetrics.go: the CoreDNS series a hot answer moves, as a cache hit
+//     through the chain would.
+//   - handovermetrics.go: the handover series, counted where handovers
+//     happen.
+package afxdp
