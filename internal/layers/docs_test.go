@@ -3,7 +3,6 @@ package layers
 import (
 	"go/parser"
 	"go/token"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,17 +47,4 @@ func TestPackageDocs(t *testing.T) {
 			}
 		})
 	}
-}
-
-// goListLines is go list's output, one line a package.
-func goListLines(t *testing.T, args ...string) []string {
-	t.Helper()
-	out, err := exec.Command(goCmd(t), append([]string{"list"}, args...)...).Output()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, ee.Stderr)
-		}
-		t.Fatalf("go list %s: %v", strings.Join(args, " "), err)
-	}
-	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }

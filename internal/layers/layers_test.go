@@ -24,7 +24,8 @@ func goCmd(t *testing.T) string {
 	return p
 }
 
-func goList(t *testing.T, args ...string) []string {
+// goListOutput is go list's output.
+func goListOutput(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(goCmd(t), append([]string{"list"}, args...)...).Output()
 	if err != nil {
@@ -33,7 +34,18 @@ func goList(t *testing.T, args ...string) []string {
 		}
 		t.Fatalf("go list %s: %v", strings.Join(args, " "), err)
 	}
-	return strings.Fields(string(out))
+	return string(out)
+}
+
+func goList(t *testing.T, args ...string) []string {
+	t.Helper()
+	return strings.Fields(goListOutput(t, args...))
+}
+
+// goListLines is go list's output, one line a package.
+func goListLines(t *testing.T, args ...string) []string {
+	t.Helper()
+	return strings.Split(strings.TrimSpace(goListOutput(t, args...)), "\n")
 }
 
 // TestLayers runs Check on each package's exact import set and its
