@@ -6,6 +6,7 @@
 #   make generate  recompile the XDP program with clang-14 (installs it if missing)
 #   make check     what CI checks besides the tests: gofmt, regeneration, plugin.cfg
 #   make plugincfg afxdp added to CoreDNS's own plugin.cfg and built (RUN=1: and served)
+#   make image     the container image as a docker save tarball, without a daemon
 
 GO    ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
@@ -18,7 +19,8 @@ CLANG_MAJOR ?= 14
 # systemd-analyze and promtool: deploy/'s test verifies the systemd unit and
 # checks and unit-tests the Prometheus alerting rules.
 TOOLS := ip:iproute2 nft:nftables ethtool:ethtool dig:bind9-dnsutils curl:curl \
-	setpriv:util-linux sysctl:procps systemd-analyze:systemd promtool:prometheus
+	setpriv:util-linux sysctl:procps systemd-analyze:systemd promtool:prometheus \
+	setcap:libcap2-bin
 # What `make generate` uses: clang, the llvm-strip bpf2go picks to match it
 # (clang-14: llvm-strip-14), libbpf's headers (they bring the kernel's).
 BPF_TOOLS := $(CLANG):$(CLANG) $(subst clang,llvm-strip,$(CLANG)):$(subst clang,llvm,$(CLANG)) \
@@ -85,6 +87,22 @@ check-generate: generate
 # afxdp. RUN=1 (root) also serves make run's Corefile with that binary.
 plugincfg:
 	RUN=$(RUN) GO=$(GO) ./build/plugincfg.sh
+
+# The container image (deploy/kubernetes's manifests run it) as a `docker
+# save` tarball, without a daemon or registry: static binaries, then
+# build/image, which gives coredns its file capabilities. Load it with
+# `docker load -i`, `ctr images import` or `kind load image-archive`.
+# Reproducible: the same sources and Go give the same bytes.
+IMAGE     ?= localhost/afxdp/coredns:dev
+IMAGE_TAR ?= .cache/image/coredns-afxdp.tar
+STATIC    := CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -buildid='
+.PHONY: image
+image:
+	mkdir -p .cache/image $(dir $(IMAGE_TAR))
+	$(STATIC) -o .cache/image/coredns ./build
+	$(STATIC) -o .cache/image/noderoute ./deploy/kubernetes/noderoute
+	$(GO) run ./build/image -coredns .cache/image/coredns -noderoute .cache/image/noderoute \
+		-tag $(IMAGE) -o $(IMAGE_TAR)
 
 # Installs from Debian whatever in the list is missing.
 install = @missing=""; for t in $(1); do c=$${t%%:*}; \

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/afxdp/afxdp/internal/priv"
+	docs "github.com/afxdp/afxdp/internal/readme"
 )
 
 // The files under test, relative to this package's directory (go test's
@@ -560,18 +561,10 @@ func unit(t *testing.T) map[string][]string {
 // readmeCaps is the capability table of README.md's quick start.
 func readmeCaps(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(readme)
+	caps, err := docs.Caps(readme)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var caps []string
-	for _, m := range regexp.MustCompile("(?m)^\\| `(CAP_[A-Z_]+)` \\|").FindAllStringSubmatch(string(b), -1) {
-		caps = append(caps, m[1])
-	}
-	if len(caps) == 0 {
-		t.Fatalf("%s: no capability table (rows \"| `CAP_...` | why |\")", readme)
-	}
-	sort.Strings(caps)
 	return caps
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Sysctl is one setting under /proc/sys, opened once: /proc/sys/net shows
@@ -14,6 +15,7 @@ import (
 // writes from any goroutine reach that namespace.
 type Sysctl struct {
 	f    *os.File
+	ro   bool   // opened for reading only: this process may not write it
 	Name string // as sysctl(8) names it: net.ipv4.conf.lo.forwarding
 }
 
@@ -21,11 +23,13 @@ type Sysctl struct {
 var ErrNoSysctl = errors.New("no such setting")
 
 // OpenSysctl opens the setting name (sysctl(8)'s dotted form) for reading,
-// and for writing too when it may be written.
+// and for writing too when it may be written: not without the privilege,
+// nor where /proc/sys is mounted read-only (an unprivileged container).
 func OpenSysctl(name string) (*Sysctl, error) {
 	path := "/proc/sys/" + strings.ReplaceAll(name, ".", "/")
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrPermission) {
+	ro := errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
+	if ro {
 		f, err = os.Open(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
@@ -34,7 +38,7 @@ func OpenSysctl(name string) (*Sysctl, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", name, err)
 	}
-	return &Sysctl{f: f, Name: name}, nil
+	return &Sysctl{f: f, ro: ro, Name: name}, nil
 }
 
 // LoForwarding names the forwarding setting of loopback for a family (4 or 6).
@@ -48,8 +52,14 @@ func LoForwarding(family int) string {
 // Read returns the setting's value.
 func (s *Sysctl) Read() (int, error) { return readInt(s.f) }
 
+// ErrReadOnly: the setting cannot be written from here.
+var ErrReadOnly = errors.New("this process may not write /proc/sys here (read-only in a container, or not privileged): set it from outside (a pod's securityContext.sysctls, the host's sysctl.conf)")
+
 // Write sets the value.
 func (s *Sysctl) Write(v int) error {
+	if s.ro {
+		return fmt.Errorf("setting %s=%d: %w", s.Name, v, ErrReadOnly)
+	}
 	if _, err := s.f.WriteAt([]byte(strconv.Itoa(v)+"\n"), 0); err != nil {
 		return fmt.Errorf("setting %s=%d: %w", s.Name, v, err)
 	}
