@@ -48,6 +48,7 @@ type hotListener struct {
 
 	seriesMu sync.Mutex
 	series   map[seriesKey]*hotSeries // shared by the entries with the same labels
+	touched  []*hotSeries             // the series a flush moved (the flusher's own)
 
 	stop chan struct{}
 	done sync.WaitGroup
@@ -228,9 +229,18 @@ func (hl *hotListener) flush() {
 	if hits > 0 {
 		perHit = time.Duration(busy / int64(hits))
 	}
+	touched := hl.touched[:0]
 	hl.table.Flush(func(h *hot.Hits) {
 		if s, ok := h.Meta.(*hotSeries); ok {
-			s.add(h, perHit)
+			if s.pending == 0 {
+				touched = append(touched, s)
+			}
+			s.observe(h, perHit)
 		}
 	})
+	for _, s := range touched {
+		s.count()
+	}
+	clear(touched)
+	hl.touched = touched
 }

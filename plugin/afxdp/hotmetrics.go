@@ -29,20 +29,20 @@ type hotSeries struct {
 	requests, responses, do     prometheus.Counter // nil without prometheus (do: without DO)
 	reqSize, respSize, duration prometheus.Observer
 	cacheRequests, cacheHits    prometheus.Counter
+
+	pending uint64 // hits observed at this flush and not yet counted (the flusher's own)
 }
 
-// add counts h's hits, each as one request that took perHit.
-func (s *hotSeries) add(h *hot.Hits, perHit time.Duration) {
+// observe takes h's hits into the histograms, each as one request that
+// took perHit, and keeps their number for count. Counters are added once
+// per series and flush (count): with many names each entry has a hit or
+// two per flush, and five counter adds per entry cost more than the hits'
+// observations.
+func (s *hotSeries) observe(h *hot.Hits, perHit time.Duration) {
 	n := h.N[hot.ShapeNoOPT] + h.N[hot.ShapeOPT]
-	s.cacheRequests.Add(float64(n))
-	s.cacheHits.Add(float64(n))
+	s.pending += n
 	if s.requests == nil {
 		return
-	}
-	s.requests.Add(float64(n))
-	s.responses.Add(float64(n))
-	if s.do != nil {
-		s.do.Add(float64(n))
 	}
 	// Histograms have no batch API: one observation per hit, as the chain
 	// makes. The sizes are the entry's; the OPT adds 11 bytes to a query.
@@ -55,6 +55,22 @@ func (s *hotSeries) add(h *hot.Hits, perHit time.Duration) {
 	for range n {
 		s.respSize.Observe(float64(h.ReplyLen))
 		s.duration.Observe(perHit.Seconds())
+	}
+}
+
+// count adds the hits observe kept to the series' counters.
+func (s *hotSeries) count() {
+	n := float64(s.pending)
+	s.pending = 0
+	s.cacheRequests.Add(n)
+	s.cacheHits.Add(n)
+	if s.requests == nil {
+		return
+	}
+	s.requests.Add(n)
+	s.responses.Add(n)
+	if s.do != nil {
+		s.do.Add(n)
 	}
 }
 
