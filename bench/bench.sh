@@ -45,22 +45,38 @@
 # lost, and what the server received over AF_XDP (its XDP program's
 # redirected + answered counters) and through the kernel (UDP InDatagrams,
 # /proc/net/snmp in its namespace), before and after each (many.tsv).
+# Working set (IPv4 cache hits, for WSSYS, after every other row): for each
+# N of WSNAMES, the system is started afresh with room for N names (the
+# CoreDNS rows: `cache { success 2N+4096 }`; the afxdp rows also
+# `hot_entries 2N`, or the most the option takes), every name of
+# n0..n(N-1).ws.example.org (a wildcard in the run's copy of the zone) is
+# asked once, the misses, at a rate the miss path sustains, and once more
+# (each name's first cache hit fills its hot entry; a third time if the
+# cache still holds fewer than N); then a ramp over the N names, asked in
+# turn across xdpgen's runs (-first), and the server's CPU per answer at
+# WSRATE/s (400 k, or the ramp's peak if lower) for WSCPU seconds; the
+# server's cache and hot-table counters after the warm-up, and hot answers,
+# cache misses and evictions around the ramp and the CPU step (names.tsv).
 #
 #   bench/bench.sh        the rows that matter most, cache hits: stock,
 #                         afxdp hot off, afxdp hot on, afxdp hot xdp, Knot,
 #                         the floor; overload steps on IPv4 for afxdp hot
-#                         on, hot xdp and Knot (results/)
+#                         on, hot xdp and Knot; the working set of 100,000
+#                         names for afxdp hot on, hot xdp and Knot (results/)
 #   bench/bench.sh all    every row and workload, overload steps on both
-#                         families for every row that has them (results/all/)
+#                         families for every row that has them, working
+#                         sets of 1,000 to 1,000,000 names (results/all/)
 #
 # SYSTEMS, WORKLOADS, OUT, STEP, FIXED, OVERSTEP, OVERSYS, OVERWL, STORM,
-# CPURATE, CPUSTEP, CPUSYS, MANY, MANYRATE, MANYSYS and BUDGET override the
-# choice (OVERSTEP=0, STORM=0, CPUSTEP=0, MANY=0: none of those). BUDGET (seconds, under make's
-# timeout) sheds overload steps and storms that would not leave time for the
-# rows still to come; the log and the report say which. Results: $OUT/
-# (results.tsv, hot.tsv, overload.tsv, storm.tsv, cpu.tsv, many.tsv, notrun.tsv,
-# binaries.tsv, xdpgen.jsonl, run.txt, summary.md, *.png), and
-# BENCHMARKS.md made from results/ and results/all/.
+# CPURATE, CPUSTEP, CPUSYS, MANY, MANYRATE, MANYSYS, WSNAMES, WSSYS, WSMISS,
+# WSHIT, WSMISSK, WSHITK, WSRATE, WSCPU and BUDGET override the choice
+# (OVERSTEP=0, STORM=0, CPUSTEP=0, MANY=0, WSNAMES=0: none of those).
+# BUDGET (seconds, under make's timeout) sheds overload steps and storms
+# that would not leave time for the rows still to come, and working-set
+# rows that would not fit; the log and the report say which. Results:
+# $OUT/ (results.tsv, hot.tsv, overload.tsv, storm.tsv, cpu.tsv, many.tsv,
+# names.tsv, notrun.tsv, binaries.tsv, xdpgen.jsonl, run.txt, summary.md,
+# *.png), and BENCHMARKS.md made from results/ and results/all/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
@@ -70,11 +86,13 @@ case ${1:-} in
 	CMD="make bench" DEF_OUT=results DEF_BUDGET=590
 	DEF_SYSTEMS="stock afxdp-off afxdp-hot afxdp-xdp knot floor" DEF_WORKLOADS="hit4 hit6"
 	DEF_OVERSYS="afxdp-hot afxdp-xdp knot" DEF_OVERWL="hit4"
+	DEF_WSNAMES="100000" DEF_WSSYS="afxdp-hot afxdp-xdp knot"
 	;;
 all)
 	CMD="make bench-all" DEF_OUT=results/all DEF_BUDGET=1780
 	DEF_SYSTEMS="stock dnsmasq afxdp-off afxdp-hot afxdp-xdp knot reflector floor" DEF_WORKLOADS="hit4 hit6 miss4 miss6"
 	DEF_OVERSYS="stock afxdp-off afxdp-hot afxdp-xdp knot" DEF_OVERWL="hit4 hit6"
+	DEF_WSNAMES="1000 10000 100000 1000000" DEF_WSSYS="stock afxdp-hot afxdp-xdp knot"
 	;;
 *) echo "usage: $0 [all]" >&2; exit 2 ;;
 esac
@@ -97,6 +115,30 @@ MANY=${MANY:-3}        # seconds of each many-sources run (and its one-source tw
 MANYRATE=${MANYRATE:-100000} # q/s offered from many sources (at most half the system's peak)
 MANYSYS=${MANYSYS:-"stock afxdp-hot afxdp-xdp"}
 MANYSRC=198.19.0.0/16  # the sources: 65,536 addresses, routed back via veth-c
+WSNAMES=${WSNAMES:-$DEF_WSNAMES} # working sets: numbers of distinct names; 0: none
+WSSYS=${WSSYS:-$DEF_WSSYS}       # the systems with working-set rows (of SYSTEMS)
+# The working set's warm-up, two passes over every name with xdpgen
+# sleeping when idle (polling, it starves the upstream, which shares CPU 0:
+# the kernel path then lost 7 % of 100,000 misses at 8 k/s, none without):
+# the misses (each name's first query goes to the upstream) at WSMISS/s for
+# the afxdp rows and WSMISSK/s for the kernel path, and at most 80 % of the
+# system's own miss4 peak when this run measured it (a ramp's 1.5 s steps
+# find more than a server keeps up for a minute); then every name again at
+# WSHIT/s (WSHITK/s), mostly cache hits (each name's first, which fills its
+# hot entry) and the names the first pass lost. With 1,000,000 names the
+# heap grows with the cache, and the GC's stalls can overflow the RX ring
+# or the socket's buffer: the kernel path lost 13 % of its misses at
+# 10 k/s, 0.2 % at 8 k/s (80 % of its miss peak), and its second pass left
+# every name cached; afxdp (2026-12-07, before its hot tables were
+# reworked) lost 1 % at 12 k/s. With 100,000 names afxdp lost none at
+# 12 k/s, or up to 4 % while other work ran on the machine. A name the
+# warm-up did not leave cached is a miss in the ramp: the report counts it.
+WSMISS=${WSMISS:-12000}
+WSHIT=${WSHIT:-30000}
+WSMISSK=${WSMISSK:-10000}
+WSHITK=${WSHITK:-20000}
+WSRATE=${WSRATE:-$CPURATE} # q/s offered for CPU per answer (the ramp's peak if lower)
+WSCPU=${WSCPU:-3}      # its seconds
 GENWAIT=${GENWAIT:-500ms} # how long xdpgen waits for late replies after sending
 BUDGET=${BUDGET:-$DEF_BUDGET} # seconds: optional steps are shed to stay within
 P=afxdp-bench
@@ -152,6 +194,7 @@ rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md 
 : >"$OUT/storm.tsv"
 : >"$OUT/cpu.tsv"
 : >"$OUT/many.tsv"
+: >"$OUT/names.tsv"
 : >"$OUT/notrun.tsv"
 : >"$OUT/binaries.tsv"
 : >"$OUT/xdpgen.jsonl"
@@ -194,7 +237,16 @@ pin_napi() {
 (while :; do pin_napi; sleep 0.5; done) &
 PIDS_KEEP=$!
 
-ZONE=$PWD/run/example.org.zone
+# The zone of the upstream (and of Knot): run/example.org.zone and, for the
+# working-set row, a wildcard that answers any number of distinct names
+# (xdpgen -names: n0.ws.example.org, n1.ws.example.org, ...) with one A
+# record, as the h names are answered.
+ZONE=$WORK/example.org.zone
+cp run/example.org.zone "$ZONE"
+cat >>"$ZONE" <<'EOZ'
+; Added by bench/bench.sh: the working-set row's names.
+*.ws    IN A    198.18.10.5
+EOZ
 cat >"$WORK/upstream.Corefile" <<EOC
 example.org:53 {
     bind 198.18.1.2
@@ -208,19 +260,43 @@ for i in $(seq 0 999); do echo "h$i.example.org A"; done >"$WORK/hits.q"
 # Unique names the upstream answers (a wildcard); a new set for every run.
 misses() { awk -v p="$1" -v n="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s%d.miss.example.org A\n", p, i }' >"$WORK/miss.q"; }
 
-# The Corefile of a caching resolver, the same for every CoreDNS row; the
-# afxdp rows add the afxdp block (hot answers are on by default).
+# corefile AFXDP [CACHE]: the Corefile of a caching resolver, the same for
+# every CoreDNS row; the afxdp rows add the afxdp block AFXDP (hot answers
+# are on by default). CACHE: the cache plugin's block, for the working-set
+# row only (its capacity).
 corefile() {
-	local afxdp=$1
 	cat <<EOC
 .:53 {
-$afxdp
+$1
     errors
-    cache
+    cache${2:-}
     forward . 198.18.1.2
     prometheus 127.0.0.1:9153
 }
 EOC
+}
+# afxdp_block OPTION...: the afxdp directive with these options, one a
+# line; none: the bare directive.
+afxdp_block() {
+	if [ $# = 0 ]; then echo "    afxdp veth-s"; return; fi
+	echo "    afxdp veth-s {"
+	printf '        %s\n' "$@"
+	echo "    }"
+}
+# WSN: the working set the next start is for (0: none, the other rows).
+# The cache's shards (256, each holding at most its share of the capacity)
+# fill unevenly, and the hot table keeps its buckets at most half full (8
+# ways each): twice N, and for the cache 4096 more (16 a shard, for the
+# smallest sets), holds every name without an eviction. hot_entries has a
+# maximum (1,048,576 when this was written): WS_HOT_MAX, once a start
+# refused more (working_set reads it from the error and starts again).
+WSN=0
+WS_HOT_MAX=0
+ws_cache() { echo $((2 * $1 + 4096)); }
+ws_hot() {
+	local h=$((2 * $1))
+	if [ "$WS_HOT_MAX" -gt 0 ] && [ "$h" -gt "$WS_HOT_MAX" ]; then h=$WS_HOT_MAX; fi
+	echo "$h"
 }
 
 # knot_conf: knotd's configuration, its XDP listener on veth-s.
@@ -285,16 +361,17 @@ probe_knot() {
 }
 
 start_system() {
-	local sys=$1
+	local sys=$1 cache="" ws=()
+	if [ "$WSN" -gt 0 ]; then
+		cache=" {
+        success $(ws_cache "$WSN")
+    }" ws=("hot_entries $(ws_hot "$WSN")")
+	fi
 	case $sys in
-	stock) corefile "" >"$WORK/$sys.Corefile" ;;
-	afxdp-hot) corefile "    afxdp veth-s" >"$WORK/$sys.Corefile" ;;
-	afxdp-off) corefile "    afxdp veth-s {
-        hot off
-    }" >"$WORK/$sys.Corefile" ;;
-	afxdp-xdp) corefile "    afxdp veth-s {
-        hot xdp
-    }" >"$WORK/$sys.Corefile" ;;
+	stock) corefile "" "$cache" >"$WORK/$sys.Corefile" ;;
+	afxdp-hot) corefile "$(afxdp_block "${ws[@]}")" "$cache" >"$WORK/$sys.Corefile" ;;
+	afxdp-off) corefile "$(afxdp_block "hot off" "${ws[@]}")" "$cache" >"$WORK/$sys.Corefile" ;;
+	afxdp-xdp) corefile "$(afxdp_block "hot xdp" "${ws[@]}")" "$cache" >"$WORK/$sys.Corefile" ;;
 	esac
 	case $sys in
 	floor | afxdp-xdp)
@@ -355,6 +432,15 @@ start_system() {
 	pin_napi
 }
 
+# stop_system: the server stopped, and every XDP program the row left on
+# the testbed's interfaces (the floor -pass's on veth-c, if any).
+stop_system() {
+	stop_all
+	nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
+	nsx $CLI ip link set veth-c xdp off 2>/dev/null || true
+	CLIPASS=0
+}
+
 # gen4 RATE DST FILE SECONDS: "sent/s replies/s sent replies lost" as xdpgen
 # counted them, per second over the seconds it sent (replies that arrive
 # in the GENWAIT after sending count too). RATE 0: as fast as it can.
@@ -364,17 +450,27 @@ start_system() {
 # run's JSON goes to xdpgen.jsonl, labelled with GENLABEL. A run that fails
 # three times stops the benchmark: a figure of 0 would read as a result.
 # GENSRC, if set: xdpgen's -sources (walked) instead of veth-c's address.
+# GENNAMES, if set: instead of FILE, that many names of the working set
+# (xdpgen -names, n0.ws.example.org ...), asked in turn across runs: each
+# run starts where the last one stopped (-first from $WORK/ws.next, which
+# each run rewrites from its next_query; gen4 runs in a subshell).
+# GENIDLE, if set: xdpgen sleeps up to that long when it has nothing to do
+# (-idle) instead of polling CPU 0, which it shares with the upstream.
 GENLABEL=""
 GENSRC=""
+GENNAMES=""
+GENIDLE=""
 CLIPASS=0
 gen4() {
-	local out try err=""
+	local out try err="" q=(-queries "$3")
 	for try in 1 2 3; do
+		if [ -n "$GENNAMES" ]; then q=(-names "$GENNAMES" -zone ws.example.org. -first "$(cat "$WORK/ws.next")"); fi
 		[ "$CLIPASS" = 1 ] && nsx $CLI ip link set dev veth-c xdp off
-		if out=$(nsx $CLI taskset -c 0 "$WORK/xdpgen" -iface veth-c -server "$2" -queries "$3" -edns=false \
-			-rate "$1" -duration "${4}s" -timeout "$GENWAIT" -cpu 0 -gomaxprocs 1 ${GENSRC:+-sources "$GENSRC"} -json 2>"$WORK/xdpgen.err") &&
+		if out=$(nsx $CLI taskset -c 0 "$WORK/xdpgen" -iface veth-c -server "$2" "${q[@]}" -edns=false \
+			-rate "$1" -duration "${4}s" -timeout "$GENWAIT" -cpu 0 -gomaxprocs 1 ${GENSRC:+-sources "$GENSRC"} ${GENIDLE:+-idle "$GENIDLE"} -json 2>"$WORK/xdpgen.err") &&
 			jq -e '.sent > 0' >/dev/null 2>&1 <<<"$out"; then
 			[ "$CLIPASS" = 1 ] && nsx $CLI "$WORK/floor" -pass -i veth-c
+			if [ -n "$GENNAMES" ]; then jq -r .next_query <<<"$out" >"$WORK/ws.next"; fi
 			jq -c --arg l "$GENLABEL" --arg r "$1" '{run: $l, rate_asked: ($r | tonumber)} + .' <<<"$out" >>"$OUT/xdpgen.jsonl"
 			jq -r '"\(.sent_per_s | floor) \(.answered_per_s | floor) \(.sent) \(.answered) \(.lost)"' <<<"$out"
 			return 0
@@ -397,11 +493,16 @@ mul() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", a * b }'; }
 
 # The time budget: an optional step (an overload step, a storm) runs only if
 # it leaves ROW_EST seconds for each row still to come (warm-up, ramp, the
-# dnsload run and its share of the CPU step) and 15 s for the report.
-ROW_EST=42
+# dnsload run and its share of the CPU step), WS_LEFT for the working-set
+# rows still to come (ws_est each) and 15 s for the report. ROW_EST was 42
+# while kxdpgun took ~2.2 s of its own per run; with xdpgen a row takes
+# 10-30 s (make bench-all, 2026-12-07: 26 rows and their optional steps in
+# 540 s), and 42 s a row shed optional steps that had time to run.
+ROW_EST=30
 ROWS_LEFT=0
+WS_LEFT=0
 fits() {
-	[ $(($(date +%s) - START + $1 + ROWS_LEFT * ROW_EST + 15)) -le "$BUDGET" ]
+	[ $(($(date +%s) - START + $1 + ROWS_LEFT * ROW_EST + WS_LEFT + 15)) -le "$BUDGET" ]
 }
 # skip WHAT: say that WHAT was shed for time.
 skip() {
@@ -498,6 +599,8 @@ scrape() {
 	sleep 0.6
 	nsx $SRV curl -s --max-time 3 http://127.0.0.1:9153/metrics >"$WORK/$1.prom" || : >"$WORK/$1.prom"
 }
+# has FILE NAME: whether a scrape has NAME's series at all.
+has() { grep -q "^$2[{ ]" "$WORK/$1.prom"; }
 # metric FILE NAME: the sum of NAME's series in a scrape.
 metric() {
 	awk -v n="$2" 'index($1, n "{") == 1 || $1 == n { s += $NF } END { printf "%.0f", s }' "$WORK/$1.prom"
@@ -684,6 +787,179 @@ many() {
 	done
 }
 
+# ws_miss_rate SYS, ws_hit_rate SYS: the warm-up's rates (see WSMISS).
+ws_miss_rate() {
+	local r=$WSMISS p=${SAT[$1.miss4]:-0}
+	if [ "$1" = stock ]; then r=$WSMISSK; fi
+	if [ "$p" -gt 0 ] && [ $((p * 8 / 10)) -lt "$r" ]; then r=$((p * 8 / 10)); fi
+	echo "$r"
+}
+ws_hit_rate() { if [ "$1" = stock ]; then echo "$WSHITK"; else echo "$WSHIT"; fi; }
+# ws_secs N RATE: the seconds in which xdpgen asks N names at RATE/s, 2 %
+# more (its pacer may fall a little behind): a pass asks every name once.
+ws_secs() { awk -v n="$1" -v r="$2" 'BEGIN { printf "%.2f", n / r * 1.02 + 0.01 }'; }
+# ws_base N: what a working-set row takes besides its warm-up, for the
+# budget: the start, the scrapes and the stop (~6 s), up to 9 ramp steps
+# (each STEP plus ~0.7 s of xdpgen's own), the CPU step, and each xdpgen
+# run's packing of the N queries (~0.3 s per million). Rows of 1,000 and
+# 100,000 names took 24-28 s and 33-39 s where this says 29 s and 42 s.
+ws_base() { awk -v s="$STEP" -v c="$WSCPU" -v n="$1" 'BEGIN { printf "%d", 6 + 9 * (s + 0.7) + c + 1 + 12 * n * 0.3e-6 }'; }
+# ws_est SYS N: the whole row: ws_base and the warm-up's two passes.
+ws_est() {
+	local t
+	t=$(ws_base "$2")
+	if ! nothing_to_cache "$1"; then
+		t=$((t + $2 * 102 / 100 / $(ws_miss_rate "$1") + $2 * 102 / 100 / $(ws_hit_rate "$1") + 2))
+	fi
+	echo "$t"
+}
+# ws_notrun SYS N WHY: a line of names.tsv for a row that did not run.
+ws_notrun() {
+	printf '%s\t%s\tnot run\t%s\n' "$1" "$2" "$3" >>"$OUT/names.tsv"
+	echo "   $1 working set of $2 names: not run: $3"
+}
+# working_set SYS N: SYS afresh with room for N names (WSN), every name
+# asked once (misses, at ws_miss_rate) and once more (at ws_hit_rate: each
+# name's first cache hit, which fills its hot entry, and the names the
+# first pass lost); then the ramp over the N names and the CPU
+# step at WSRATE/s, or the ramp's peak if lower (a system offered far past
+# its peak would spend its core dropping what it cannot answer). The CoreDNS
+# rows' counters are scraped at the start (.s), after the warm-up (.0),
+# after the ramp (.1) and after the CPU step (.2). A line of names.tsv:
+# system, names, "ran", what was configured for N, the warm-up's passes
+# (misses, second, third: rate, sent, answered; "-": none), the cache's
+# entries and the hot table's after it, the ramp's peak, its hot answers
+# (every tier, in XDP, all answers) and cache misses, the CPU step's rate,
+# basis (fixed; peak), sent/s, replies/s, sent, replies, lost, process,
+# NAPI, ksoftirqd/1 and CPU 1 ns, its hot answers (every tier, in XDP,
+# all), the hot table's and the cache's evictions over the row, and for hot
+# xdp the XDP program's table: its entries after the warm-up and the
+# entries it refused for want of room over the row ("-": not that
+# system's, or a plugin without those series).
+working_set() {
+	local sys=$1 n=$2 wl=ws$2.hit4 k=$1.ws$2 est conf=- r1=- w1="-	-" r2=- w2="-	-" r3=- w3="-	-" cached=- hot=- sat
+	local rate basis=fixed got b a c0 c1 hr="-	-	-" h="-	-	-" miss=- ev="-	-" line coredns="" t0 m xe=- xr=-
+	t0=$(date +%s)
+	est=$(ws_est "$sys" "$n")
+	WS_LEFT=$((WS_LEFT - est))
+	if [ -n "${NOTRUN[$sys]:-}" ]; then ws_notrun "$sys" "$n" "${NOTRUN[$sys]}"; return 0; fi
+	if ! fits "$est"; then
+		skip "$sys working set of $n names"
+		ws_notrun "$sys" "$n" "shed for the time budget ($BUDGET s)"
+		return 0
+	fi
+	echo "== $sys, working set of $n names"
+	WSN=$n
+	if ! start_system "$sys"; then
+		# More hot_entries than the option takes: its error says the
+		# most it takes; start again with that.
+		m=$(grep -o 'hot_entries [0-9]*: at most [0-9]*' "$WORK/$sys.log" 2>/dev/null | head -n 1 | sed 's/.* //' || true)
+		stop_system
+		if [ -n "$m" ] && [ "$m" -gt 0 ] && [ "$WS_HOT_MAX" = 0 ]; then
+			WS_HOT_MAX=$m
+			echo "   hot_entries takes at most $m: $sys starts again with that"
+		else
+			m=""
+		fi
+		if [ -z "$m" ] || ! start_system "$sys"; then
+			WSN=0
+			ws_notrun "$sys" "$n" "did not answer dig within 10 s of its start (its log's last line: $(tail -n 1 "$WORK/$sys.log" 2>/dev/null | tr '\t' ' '))"
+			stop_system
+			return 0
+		fi
+	fi
+	WSN=0
+	case $sys in stock | afxdp-*) coredns=1 conf="cache success $(ws_cache "$n")" ;; esac
+	case $sys in afxdp-*)
+		conf="$conf, hot_entries $(ws_hot "$n")"
+		if [ "$(ws_hot "$n")" -lt $((2 * n)) ]; then conf="$conf (the most it takes)"; fi
+		;;
+	esac
+	if [ -n "$coredns" ]; then scrape "$k.s"; fi
+	echo 0 >"$WORK/ws.next"
+	GENNAMES=$n
+	if ! nothing_to_cache "$sys"; then
+		r1=$(ws_miss_rate "$sys") r2=$(ws_hit_rate "$sys")
+		GENIDLE=200us
+		GENLABEL="$sys $wl warm-up misses"
+		got=$(gen4 "$r1" 198.18.0.1 - "$(ws_secs "$n" "$r1")")
+		w1=$(awk '{ printf "%d\t%d", $3, $4 }' <<<"$got")
+		GENLABEL="$sys $wl warm-up second pass"
+		got=$(gen4 "$r2" 198.18.0.1 - "$(ws_secs "$n" "$r2")")
+		w2=$(awk '{ printf "%d\t%d", $3, $4 }' <<<"$got")
+		scrape "$k.0"
+		cached=$(metricl "$k.0" coredns_cache_entries 'type="success"')
+		# Names both passes lost (the server stalls now and then: a pass
+		# can lose a few % at any rate) would be misses in the ramp: one
+		# more pass if the cache holds fewer than N names and time allows.
+		if [ "$cached" -lt "$n" ]; then
+			if fits $(($(ws_base "$n") + n / r2)); then
+				r3=$r2
+				GENLABEL="$sys $wl warm-up third pass"
+				got=$(gen4 "$r3" 198.18.0.1 - "$(ws_secs "$n" "$r3")")
+				w3=$(awk '{ printf "%d\t%d", $3, $4 }' <<<"$got")
+				scrape "$k.0"
+				cached=$(metricl "$k.0" coredns_cache_entries 'type="success"')
+			else
+				skip "$sys working set of $n names: third warm-up pass"
+			fi
+		fi
+		GENIDLE=""
+		case $sys in afxdp-*) hot=$(metric "$k.0" coredns_afxdp_hot_entries) ;; esac
+		if [ "$sys" = afxdp-xdp ] && has "$k.0" coredns_afxdp_hot_xdp_entries; then xe=$(metric "$k.0" coredns_afxdp_hot_xdp_entries); fi
+		awk -v s="$sys" -v n="$n" -v r1="$r1" -v w1="$w1" -v r2="$r2" -v w2="$w2" -v r3="$r3" -v w3="$w3" -v c="$cached" -v h="$hot" 'BEGIN {
+			split(w1, a, "\t"); split(w2, b, "\t"); split(w3, d, "\t")
+			printf "   %s working set of %d names, warm-up: misses at %d/s: %d sent, %d answered", s, n, r1, a[1], a[2]
+			printf "; second pass at %d/s: %d sent, %d answered", r2, b[1], b[2]
+			if (r3 != "-") printf "; third pass at %d/s: %d sent, %d answered", r3, d[1], d[2]
+			printf "; the cache holds %s names, the hot table %s entries\n", c, h }'
+	fi
+	sat=$(ramp "$sys" "$wl")
+	if [ -n "$coredns" ]; then
+		scrape "$k.1"
+		miss=$(($(metric "$k.1" coredns_cache_misses_total) - $(metric "$k.0" coredns_cache_misses_total)))
+	fi
+	case $sys in afxdp-*) hr=$(hot_counts "$k.0" "$k.1" | tr ' ' '\t') ;; esac
+	rate=$WSRATE
+	if [ "$sat" -gt 0 ] && [ "$sat" -lt "$rate" ]; then rate=$sat basis=peak; fi
+	b=$(core_ns) c0=$(cpu1_ns)
+	GENLABEL="$sys $wl cpu"
+	got=$(gen4 "$rate" 198.18.0.1 - "$WSCPU")
+	a=$(core_ns) c1=$(cpu1_ns)
+	GENNAMES=""
+	if [ -n "$coredns" ]; then
+		scrape "$k.2"
+		ev="-	$(($(metric "$k.2" coredns_cache_evictions_total) - $(metric "$k.s" coredns_cache_evictions_total)))"
+	fi
+	case $sys in afxdp-*)
+		h=$(hot_counts "$k.1" "$k.2" | tr ' ' '\t')
+		ev="$(($(metric "$k.2" coredns_afxdp_hot_evictions_total) - $(metric "$k.s" coredns_afxdp_hot_evictions_total)))	${ev#*	}"
+		;;
+	esac
+	if [ "$sys" = afxdp-xdp ] && has "$k.2" coredns_afxdp_hot_xdp_refused_total; then
+		xr=$(($(metricl "$k.2" coredns_afxdp_hot_xdp_refused_total 'reason="full"') - $(metricl "$k.s" coredns_afxdp_hot_xdp_refused_total 'reason="full"')))
+	fi
+	line=$(awk -v s="$sys" -v n="$n" -v conf="$conf" -v r1="$r1" -v w1="$w1" -v r2="$r2" -v w2="$w2" -v r3="$r3" -v w3="$w3" -v c="$cached" -v hot="$hot" \
+		-v sat="$sat" -v hr="$hr" -v m="$miss" -v r="$rate" -v basis="$basis" -v g="$got" -v b="$b" -v a="$a" -v c0="$c0" -v c1="$c1" \
+		-v h="$h" -v ev="$ev" -v xe="$xe" -v xr="$xr" 'BEGIN {
+		split(g, k, " "); split(b, x, " "); split(a, y, " ")
+		printf "%s\t%d\tran\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.0f\t%.0f\t%s\t%s\t%s\t%s",
+			s, n, conf, r1, w1, r2, w2, r3, w3, c, hot, sat, hr, m, r, basis, k[1], k[2], k[3], k[4], k[5],
+			y[1] - x[1], y[2] - x[2], y[3] - x[3], c1 - c0, h, ev, xe, xr }')
+	echo "$line" >>"$OUT/names.tsv"
+	awk -F'\t' -v t="$(($(date +%s) - t0))" -v e="$est" '{ q = ($26 > 0 ? $26 : 1)
+		printf "   %s working set of %d names: peak %d replies/s", $1, $2, $16
+		if ($19 != "-") printf " (hot %d, in XDP %d, of %d answers)", $17, $18, $19
+		if ($20 != "-") printf ", cache misses %s", $20
+		printf "; at %d/s asked (%s; sent %d/s): %d replies/s, server CPU %.3f µs per answer (process %.3f, NAPI %.3f, ksoftirqd/1 %.3f), CPU 1 busy %.3f µs per answer",
+			$21, $22, $23, $24, ($28 + $29 + $30) / 1000 / q, $28 / 1000 / q, $29 / 1000 / q, $30 / 1000 / q, $31 / 1000 / q
+		if ($34 != "-") printf "; hot %d (in XDP %d) of %d", $32, $33, $34
+		printf "; evictions: hot table %s, cache %s", $35, $36
+		if ($37 != "-") printf "; XDP table: %s entries after the warm-up, %s refused (full)", $37, $38
+		printf "; took %d s (budgeted %d s)\n", t, e }' <<<"$line"
+	stop_system
+}
+
 # Knot is authoritative; the reflector and the floor answer everything at
 # once: none of them has misses, nor anything to warm.
 nothing_to_cache() { case $1 in knot | reflector | floor) return 0 ;; esac; return 1; }
@@ -714,6 +990,22 @@ done
 case " $SYSTEMS " in *" knot "*) echo "== probing knotd in XDP mode"; probe_knot ;; esac
 
 declare -A SAT
+# The working-set rows' systems: WSSYS of SYSTEMS that have one (a cache
+# sized per N, or nothing to cache), and the time they will take.
+WS_SYS="" WS_NAMES=""
+if [ "$WSNAMES" != 0 ]; then
+	WS_NAMES=$WSNAMES
+	for sys in $WSSYS; do
+		case " $SYSTEMS " in *" $sys "*) ;; *) continue ;; esac
+		case $sys in
+		stock | afxdp-* | knot) WS_SYS="$WS_SYS $sys" ;;
+		*) echo "   working set: $sys has no such row (only stock, the afxdp rows and knot)" ;;
+		esac
+	done
+fi
+for n in $WS_NAMES; do for sys in $WS_SYS; do
+	if [ -z "${NOTRUN[$sys]:-}" ]; then WS_LEFT=$((WS_LEFT + $(ws_est "$sys" "$n"))); fi
+done; done
 for sys in $SYSTEMS; do
 	echo "== $sys"
 	if [ -n "${NOTRUN[$sys]:-}" ]; then
@@ -723,9 +1015,7 @@ for sys in $SYSTEMS; do
 	fi
 	if ! start_system "$sys"; then
 		not_run "$sys" "did not answer dig within 10 s of its start (its log's last line: $(tail -n 1 "$WORK/$sys.log" 2>/dev/null | tr '\t' ' '))"
-		stop_all
-		nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
-		nsx $CLI ip link set veth-c xdp off 2>/dev/null || true
+		stop_system
 		for wl in $WORKLOADS; do if runs "$sys" "$wl"; then ROWS_LEFT=$((ROWS_LEFT - 1)); fi; done
 		continue
 	fi
@@ -760,11 +1050,11 @@ for sys in $SYSTEMS; do
 	cpu_at "$sys"
 	case $sys in stock | afxdp-*) storm "$sys" ;; esac
 	case $sys in afxdp-*) grep -h 'hot answers' "$WORK/$sys.log" | sed 's/^/   log: /' || true ;; esac
-	stop_all
-	nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
-	nsx $CLI ip link set veth-c xdp off 2>/dev/null || true # floor -pass's, if any
-	CLIPASS=0
+	stop_system
 done
+# The working-set rows, after every other row, the smallest sets first: the
+# budget sheds the largest.
+for n in $WS_NAMES; do for sys in $WS_SYS; do working_set "$sys" "$n"; done; done
 kill $UPSTREAM 2>/dev/null || true
 
 echo "== report"
@@ -787,6 +1077,14 @@ echo "== report"
 	echo "many_rate=$MANYRATE"
 	echo "many_sys=$MANYSYS"
 	echo "many_src=$MANYSRC"
+	echo "ws_names=$WS_NAMES"
+	echo "ws_sys=${WS_SYS# }"
+	echo "ws_miss=$WSMISS"
+	echo "ws_hit=$WSHIT"
+	echo "ws_miss_k=$WSMISSK"
+	echo "ws_hit_k=$WSHITK"
+	echo "ws_rate=$WSRATE"
+	echo "ws_s=$WSCPU"
 	echo "budget_s=$BUDGET"
 	echo "skipped=$(paste -sd, "$WORK/skipped")"
 	echo "kernel=$(uname -r)"

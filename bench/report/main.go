@@ -29,6 +29,19 @@
 //	             queries the server received over AF_XDP (its XDP program's
 //	             redirected + answered; "-": not afxdp) and through its
 //	             kernel (UDP InDatagrams)
+//	names.tsv    the working set: system, names, "ran", what was
+//	             configured for them, the warm-up's passes (misses,
+//	             second, third: rate, sent, answered; "-": none), the
+//	             cache's and the hot table's entries after it, the ramp's peak, its hot
+//	             answers (every tier, in XDP, all answers) and cache
+//	             misses, the CPU step's rate asked and basis (fixed; peak),
+//	             sent/s, replies/s, sent, replies, lost, the server's
+//	             process, NAPI, ksoftirqd/1 and CPU 1 ns, its hot answers
+//	             (every tier, in XDP, all), the hot table's and the
+//	             cache's evictions, and for hot xdp the XDP program's
+//	             table: entries after the warm-up, entries refused for
+//	             want of room ("-": not that system's); or system,
+//	             names, "not run", why
 //	notrun.tsv   system, why it did not run (a peer that cannot run on
 //	             this kernel, or one that did not answer)
 //	binaries.tsv role (a system, the generator, ...), the binary's path,
@@ -49,6 +62,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -110,6 +124,20 @@ type manyRun struct {
 	kernel                                            int64
 }
 
+// wsRow is one row of the working set (names.tsv): a system asked N
+// distinct names. Counts of -1: not recorded for that system.
+type wsRow struct {
+	sys, why, conf, basis                       string // why: not run, why ("": it ran)
+	names, missRate, missSent, missAns          int64
+	hitRate, hitSent, hitAns, cached, hotAtWarm int64
+	topRate, topSent, topAns                    int64 // the third pass
+	peak, rampHot, rampXDP, rampAll, cacheMiss  int64
+	ask, sentPS, repliesPS, sent, replies, lost int64
+	proc, napi, softirq, cpu1                   float64 // ns
+	hot, xdp, all, hotEvict, cacheEvict         int64
+	xdpEntries, xdpRefused                      int64 // hot xdp's XDP table
+}
+
 // binary is one program a run ran, from binaries.tsv.
 type binary struct{ role, path, sha256, source string }
 
@@ -124,6 +152,7 @@ type run struct {
 	storms   []storm
 	cpu      []cpuAt
 	many     []manyRun
+	ws       []wsRow
 }
 
 var (
@@ -164,6 +193,7 @@ func main() {
 	}
 	if *md != "" {
 		must(os.WriteFile(*md, []byte(document(runs)), 0o644))
+		must(writeReadmes(".", runs))
 	}
 }
 
@@ -276,6 +306,47 @@ func load(dir string) (*run, error) {
 		}
 		m.kernel, _ = strconv.ParseInt(c[11], 10, 64)
 		r.many = append(r.many, m)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	err = lines(filepath.Join(dir, "names.tsv"), func(l string) error {
+		c := strings.Split(l, "\t")
+		if len(c) == 4 && c[2] == "not run" {
+			w := wsRow{sys: c[0], why: c[3]}
+			w.names, _ = strconv.ParseInt(c[1], 10, 64)
+			r.ws = append(r.ws, w)
+			return nil
+		}
+		if len(c) < 36 || c[2] != "ran" {
+			return nil
+		}
+		c = append(c, "-", "-") // runs before the XDP table's columns
+		n := func(i int) int64 {
+			v, err := strconv.ParseInt(c[i], 10, 64)
+			if err != nil {
+				return -1
+			}
+			return v
+		}
+		w := wsRow{sys: c[0], conf: c[3], basis: c[21]}
+		for i, p := range []*int64{&w.names, nil, nil, &w.missRate, &w.missSent, &w.missAns, &w.hitRate, &w.hitSent, &w.hitAns,
+			&w.topRate, &w.topSent, &w.topAns, &w.cached, &w.hotAtWarm, &w.peak, &w.rampHot, &w.rampXDP, &w.rampAll, &w.cacheMiss, &w.ask} {
+			if p != nil {
+				*p = n(1 + i)
+			}
+		}
+		for i, p := range []*int64{&w.sentPS, &w.repliesPS, &w.sent, &w.replies, &w.lost} {
+			*p = n(22 + i)
+		}
+		for i, p := range []*float64{&w.proc, &w.napi, &w.softirq, &w.cpu1} {
+			*p, _ = strconv.ParseFloat(c[27+i], 64)
+		}
+		for i, p := range []*int64{&w.hot, &w.xdp, &w.all, &w.hotEvict, &w.cacheEvict, &w.xdpEntries, &w.xdpRefused} {
+			*p = n(31 + i)
+		}
+		r.ws = append(r.ws, w)
 		return nil
 	})
 	if err != nil && !os.IsNotExist(err) {
@@ -493,6 +564,7 @@ func summary(r *run) string {
 	}
 	b.WriteString(r.cpuSection())
 	b.WriteString(r.manySection())
+	b.WriteString(r.wsSection())
 	b.WriteString(r.overloadSection())
 	b.WriteString(r.stormSection())
 	b.WriteString(r.binariesSection())
@@ -568,6 +640,166 @@ func (r *run) manySection() string {
 		}
 	}
 	return b.String()
+}
+
+// wsSection is the tables of the working set: each system asked N
+// distinct names, for each N of the run.
+func (r *run) wsSection() string {
+	ns, ok := r.meta["ws_names"]
+	switch {
+	case !ok && len(r.ws) == 0:
+		return "\n### Working set: distinct names\n\nNot measured in this run (it predates the working-set row).\n"
+	case strings.TrimSpace(ns) == "" && len(r.ws) == 0:
+		return "\n### Working set: distinct names\n\nLeft out of this run (WSNAMES=0).\n"
+	}
+	var sizes []string
+	for _, f := range strings.Fields(ns) {
+		if v, err := strconv.ParseInt(f, 10, 64); err == nil {
+			sizes = append(sizes, thousands(v))
+		}
+	}
+	perS := func(key string) string {
+		k := kilo(r.meta[key])
+		if strings.HasSuffix(k, "k") {
+			k += "/s"
+		}
+		return k
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### Working set: %s distinct names\n\n"+
+		"IPv4 cache hits of N distinct names, `n0.ws.example.org` … (a wildcard in the run's copy of the\n"+
+		"upstream's zone), after every other row, each system started afresh for each N. The CoreDNS rows ran\n"+
+		"their Corefile with `cache { success 2N+4096 }` (its 256 shards, each holding at most its share,\n"+
+		"fill unevenly), the afxdp rows also with `hot_entries 2N` (the hot table keeps its 8-way buckets\n"+
+		"at most half full), or the most the option takes (*configured* says which); Knot serves the\n"+
+		"wildcard, nothing to warm. Warm-up, %s asking every name in turn: once, the misses, at %s (the kernel path %s;\n"+
+		"at most 80 %% of the system's own miss peak when the run measured it), then once more at %s\n"+
+		"(%s; each name's first cache hit, which fills its hot entry, and the names the first pass lost),\n"+
+		"sleeping when idle so that the upstream, on the generator's CPU, keeps up. Then the ramp as above\n"+
+		"over the N names, asked in turn across the generator's runs, and the server's CPU per answer\n"+
+		"(schedstat, as in the CPU step) while %s offers %s of them, or the ramp's peak if lower, for\n"+
+		"%s s. *vs 1,000 names*: over the same system's 1,000-name row of this table, or where the run\n"+
+		"has none, its IPv4 cache-hit row above (1,000 names, the default Corefile, a 1 s warm-up). The\n"+
+		"XDP program's hot table has a fixed size (bpf/hot.go): `hot xdp` answers names beyond it in the\n"+
+		"receive loop (*in XDP*: the answers the XDP program sent itself).\n\n"+
+		"| names | system | replies/s at saturation (%s) | vs 1,000 names | offered/s | answered/s | server CPU µs per answer | CPU 1 busy µs per answer | ramp: hot share (in XDP) | CPU step: hot share (in XDP) |\n"+
+		"|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+		strings.Join(sizes, ", "), r.gen(), perS("ws_miss"), perS("ws_miss_k"), perS("ws_hit"), perS("ws_hit_k"),
+		r.gen(), perS("ws_rate"), r.meta["ws_s"], r.gen())
+	share := func(h, x, all int64) string {
+		if h < 0 || all <= 0 {
+			return "–"
+		}
+		s := fmt.Sprintf("%.1f %%", 100*float64(h)/float64(all))
+		if x > 0 {
+			s += fmt.Sprintf(" (%.1f %%)", 100*float64(x)/float64(all))
+		}
+		return s
+	}
+	var cb strings.Builder
+	for _, n := range r.wsNames() {
+		for _, sys := range systems {
+			for _, w := range r.ws {
+				if w.sys != sys || w.names != n {
+					continue
+				}
+				if w.why != "" {
+					fmt.Fprintf(&b, "| %s | %s | not run: %s |%s\n", thousands(n), names[sys], w.why, strings.Repeat(" |", 7))
+					continue
+				}
+				vs := "–"
+				if base := r.wsBase(sys); base > 0 {
+					vs = fmt.Sprintf("%.2fx", float64(w.peak)/float64(base))
+				}
+				per := func(ns float64) string {
+					if w.replies <= 0 {
+						return "–"
+					}
+					return fmt.Sprintf("%.3f", ns/1000/float64(w.replies))
+				}
+				offered := fmt.Sprintf("%d", w.sentPS)
+				if w.basis == "peak" {
+					offered += fmt.Sprintf(" (the peak %d asked)", w.ask)
+				}
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s |\n", thousands(n), names[sys], w.peak, vs, offered,
+					w.repliesPS, per(w.proc+w.napi+w.softirq), per(w.cpu1), share(w.rampHot, w.rampXDP, w.rampAll), share(w.hot, w.xdp, w.all))
+				fmt.Fprintf(&cb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", thousands(n), names[sys], dash(w.conf),
+					pass(w.missRate, w.missSent, w.missAns), pass(w.hitRate, w.hitSent, w.hitAns), pass(w.topRate, w.topSent, w.topAns),
+					count(w.cached), count(w.hotAtWarm), count(w.cacheMiss), evictions(w.hotEvict, w.cacheEvict), evictions(w.xdpEntries, w.xdpRefused))
+			}
+		}
+	}
+	if cb.Len() > 0 {
+		b.WriteString("\nWhat each row was given, and its warm-up checked against the server's own counters: the\n" +
+			"passes (*answered of sent*, the generator's; a third pass, as the second, when the cache held fewer\n" +
+			"than N names after two), `coredns_cache_entries{type=\"success\"}` and\n" +
+			"`coredns_afxdp_hot_entries` after the warm-up (a name more than N: the start's check, www), the\n" +
+			"cache misses in the ramp (`coredns_cache_misses_total`: names the warm-up did not leave cached),\n" +
+			"what the hot table (`coredns_afxdp_hot_evictions_total`) and the cache\n" +
+			"(`coredns_cache_evictions_total`) evicted over the row, and for hot answers in XDP the XDP\n" +
+			"program's table: its entries after the warm-up (`coredns_afxdp_hot_xdp_entries`) and the entries\n" +
+			"it refused for want of room over the row (`coredns_afxdp_hot_xdp_refused_total{reason=\"full\"}`):\n\n" +
+			"| names | system | configured | warm-up: misses | second pass | third pass | cached | hot entries | cache misses in the ramp | evictions: hot table, cache | XDP table: entries, refused |\n" +
+			"|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString(cb.String())
+	}
+	return b.String()
+}
+
+// wsBase is what a system's working-set peaks are compared with: its own
+// row of 1,000 names, else its IPv4 cache-hit row of 1,000 (0: neither).
+func (r *run) wsBase(sys string) int64 {
+	for _, w := range r.ws {
+		if w.sys == sys && w.names == 1000 && w.why == "" && w.peak > 0 {
+			return w.peak
+		}
+	}
+	if h := r.rows[sys+".hit4"]; h != nil {
+		return int64(h.sat)
+	}
+	return 0
+}
+
+// wsNames is the working sets of the run, smallest first.
+func (r *run) wsNames() []int64 {
+	var out []int64
+	for _, w := range r.ws {
+		if !slices.Contains(out, w.names) {
+			out = append(out, w.names)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// pass is one warm-up pass: "answered of sent at rate/s", "–" if none.
+func pass(rate, sent, answered int64) string {
+	if rate < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%d of %d at %d/s", answered, sent, rate)
+}
+
+// count is a counter, "–" where the system has none.
+func count(n int64) string {
+	if n < 0 {
+		return "–"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func dash(s string) string {
+	if s == "-" || s == "" {
+		return "–"
+	}
+	return s
+}
+
+func evictions(hot, cache int64) string {
+	if hot < 0 && cache < 0 {
+		return "–"
+	}
+	return count(hot) + ", " + count(cache)
 }
 
 // thousands writes n with a comma every three digits.
@@ -975,19 +1207,24 @@ func document(runs []*run) string {
 		"the XDP program (`hot xdp`), Knot DNS in XDP mode, the bar to reach, and the floor (an XDP\n" +
 		"program that only echoes each query back); the CPU each of the last four spends per answer at\n" +
 		"400k queries/s offered; after the IPv4 ramp of both hot rows and Knot, the overload steps\n" +
-		"(cache hits offered past that system's own peak); and for the CoreDNS rows the miss storm (hits\n" +
-		"while misses wait on a silent upstream). `make bench-all` (up to 30 minutes; timeout 1800 s)\n" +
+		"(cache hits offered past that system's own peak); for the CoreDNS rows the miss storm (hits\n" +
+		"while misses wait on a silent upstream); and, last, the working set: both hot rows and Knot\n" +
+		"asked 100,000 distinct names. `make bench-all` (up to 30 minutes; timeout 1800 s)\n" +
 		"adds dnsmasq, the afxdp datapath alone and the cache-miss workloads, where hot answers play no\n" +
-		"part, and runs the overload steps on both families and for the kernel path and `hot off` too.\n" +
+		"part, runs the overload steps on both families and for the kernel path and `hot off` too, and\n" +
+		"the working set with 1,000, 10,000, 100,000 and 1,000,000 names, the kernel path too.\n" +
 		"Each writes its own folder (results/, results/all/); this page shows the latest run of each, with\n" +
-		"its wall time. `OVERSTEP=0`, `STORM=0` or `CPUSTEP=0` leaves the overload steps, the storm or\n" +
-		"the CPU step out. Both keep to a time budget (590 s and 1780 s): an overload step or a storm that\n" +
-		"would not leave about 40 s for each row still to come is shed, and the run's section says so.\n\n")
+		"its wall time. `OVERSTEP=0`, `STORM=0`, `CPUSTEP=0` or `WSNAMES=0` leaves the overload steps, the\n" +
+		"storm, the CPU step or the working set out. Both keep to a time budget (590 s and 1780 s): an\n" +
+		"overload step or a storm that would not leave about 40 s for each row still to come and the\n" +
+		"working set's estimated time is shed, and so is a working-set row that would not fit (the\n" +
+		"largest sets come last); the run's section says which.\n\n")
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), Linux %s, %s.\n\n", runtime.NumCPU(), cpu, kernel, runtime.Version())
 	b.WriteString(`Testbed: three network namespaces joined by single-queue veth pairs. The server (CoreDNS with
 ` + "`GOMAXPROCS=1`" + `, knotd, dnsmasq, the reflector or the floor) and its veth NAPI thread (threaded
 NAPI) are pinned to CPU 1; the load generator, dnsload, the client's NAPI thread and the upstream
-(the same coredns with the file plugin serving run/example.org.zone) share CPU 0. Answers sent
+(the same coredns with the file plugin serving run/example.org.zone, to which the run's copy adds
+` + "`*.ws IN A 198.18.10.5`" + ` for the working set) share CPU 0. Answers sent
 with XDP_TX (the floor, hot answers in XDP) go from veth-s straight into veth-c's ring; veth takes
 them only while veth-c has NAPI (GRO on, as the testbed sets it) and wakes that NAPI only while
 veth-c has an XDP program of its own, so for those two rows veth-c gets one that passes
@@ -1129,6 +1366,31 @@ takes the chain.
   misses within 1 s of the end (SERVFAIL once ` + "`forward`" + ` gives up), for what the server did with them.
   dnsload sends on the clock (what is owed follows elapsed time), so a busy client core does not
   lower the rate offered.
+- *working set* (` + "`make bench`" + `: 100,000 names, both hot rows and Knot; ` + "`make bench-all`" + `: 1,000,
+  10,000, 100,000 and 1,000,000 names, also the kernel path; IPv4 cache hits, after every other
+  row): each system is started afresh for each N, its cache given room for N names
+  (` + "`cache { success 2N+4096 }`" + `: the cache's 256 shards fill unevenly) and the afxdp rows'
+  hot table too (` + "`hot_entries 2N`" + `: it keeps its 8-way buckets at most half full; or the most
+  the option takes, 1,048,576 when this was written: with 1,000,000 names its buckets are then
+  nearly half full on average, and the fullest overflow and evict), the rest of the Corefile as
+  above. The names are
+  ` + "`n0.ws.example.org`" + ` … ` + "`n<N-1>.ws.example.org`" + ` (xdpgen ` + "`-names`" + `; a wildcard of the
+  upstream's zone, and of Knot's). Warm-up: the generator asks every name once, the misses, at
+  12 k/s for the afxdp rows and 10 k/s for the kernel path (at most 80 % of the system's own
+  miss peak when the run measured one), then once more at 30 k/s (20 k/s),
+  sleeping when idle (polling, it starved the upstream on its CPU and misses were lost): the
+  second pass is each name's first cache hit, which fills its hot entry, and asks again what the
+  first pass lost; a third pass runs if the cache still holds fewer than N names. Those rates
+  keep up for a minute here (the ramp's 1.5 s steps find higher peaks than that); with
+  1,000,000 names the server's heap, and its garbage collector's stalls, grow with the cache, and
+  a few % of a pass can still be lost: the server's counters after the warm-up (cache entries,
+  hot entries) and the cache misses during the ramp say how complete it was. Then the ramp as
+  above over the N names, asked in turn (each generator run continues where the last stopped,
+  ` + "`-first`" + `), and the server's CPU per answer as in the CPU step while the generator offers
+  400 k/s of them, or the ramp's peak if that is lower (the server then runs at about its own
+  saturation, instead of spending its core on what it drops), for 3 s. Hot share and *in XDP*
+  as above; the XDP program's table has a fixed size (bpf/hot.go), and ` + "`hot xdp`" + ` answers names
+  beyond it in the receive loop.
 
 Absolute figures differ several-fold between VMs of this kind and from day to day (an earlier
 run on this machine kind saw the kernel path near 78 k/s and Knot near 650 k/s): compare the

@@ -35,6 +35,7 @@ type Config struct {
 	SportLo uint16
 	SportHi uint16
 	Queries []query
+	First   int // the index of the first query asked (taken modulo len(Queries))
 	// Duration is how long to send; Timeout how long to wait for replies
 	// after the last query; Idle how long to sleep when there is nothing
 	// to do (0: poll without sleeping, for the most precise latencies).
@@ -81,7 +82,8 @@ func Open(cfg Config) (*Gen, error) {
 	if cfg.XSK.Frames == 0 {
 		cfg.XSK = xsk.DefaultConfig
 	}
-	g := &Gen{cfg: cfg, hdr: newHeader(cfg.SrcMAC, cfg.DstMAC, cfg.Server, cfg.Port), all: newReservoir(1<<16, cfg.Seed)}
+	g := &Gen{cfg: cfg, hdr: newHeader(cfg.SrcMAC, cfg.DstMAC, cfg.Server, cfg.Port), all: newReservoir(1<<16, cfg.Seed),
+		qi: cfg.First % len(cfg.Queries)}
 	for i, sc := range cfg.Streams {
 		g.streams = append(g.streams, &stream{
 			cfg:   sc,
@@ -123,6 +125,8 @@ func (c *Config) check() error {
 		return errors.New("too many streams")
 	case len(c.Queries) == 0:
 		return errors.New("no queries")
+	case c.First < 0:
+		return fmt.Errorf("first query %d: want 0 or more", c.First)
 	case c.SportLo == 0 || c.SportLo > c.SportHi:
 		return errors.New("bad source port range")
 	case c.Duration <= 0 || c.Duration > 10*time.Minute:
@@ -203,14 +207,16 @@ func (g *Gen) Run() Result {
 						g.streams[ev].stats.evicted++
 					}
 					n := g.hdr.build(buf, &g.cfg.Queries[g.qi], &src, port, id)
-					if g.qi++; g.qi == len(g.cfg.Queries) {
-						g.qi = 0
-					}
 					if n == 0 || !g.sock.Send(addr, n) {
 						g.sock.Release(addr)
 						g.tab.cancel(id)
 						full = true
 						break
+					}
+					// The next query only once this one went out: the
+					// queries are asked in turn, none skipped.
+					if g.qi++; g.qi == len(g.cfg.Queries) {
+						g.qi = 0
 					}
 				}
 				s.pace.sent(sent)
@@ -290,6 +296,9 @@ type Result struct {
 	XDPMode      string            `json:"xdp_mode"`
 	XSK          XSKStats          `json:"xsk"`
 	Streams      []StreamResult    `json:"streams,omitempty"` // when there are several
+	// NextQuery is the index of the query a run would ask next: a run
+	// with -first set to it continues the turn where this one stopped.
+	NextQuery int `json:"next_query"`
 }
 
 // StreamResult is one stream's share.
@@ -319,7 +328,7 @@ type XSKStats struct {
 
 func (g *Gen) result(secs float64) Result {
 	r := Result{Seconds: secs, Unmatched: g.unmatched, Other: g.other, TxFull: g.txFull, TxErrors: g.txErrors,
-		Rcodes: map[string]uint64{}, Latency: g.all.summary(), XDPMode: g.xdp.mode}
+		Rcodes: map[string]uint64{}, Latency: g.all.summary(), XDPMode: g.xdp.mode, NextQuery: g.qi}
 	for _, s := range g.streams {
 		sr := StreamResult{Sources: s.cfg.Sources.String(), Rate: s.cfg.Rate, Sent: s.stats.sent, Answered: s.stats.answered,
 			Lost: s.stats.sent - s.stats.answered, Evicted: s.stats.evicted, Behind: s.pace.behind,

@@ -161,13 +161,14 @@ func TestRun(t *testing.T) {
 		server  netip.Addr
 		sources string
 		streams []StreamConfig
+		first   int
 	}{
-		{"IPv4", netns.Srv4.Addr(), "198.19.0.0/24", nil},
-		{"IPv6", netns.Srv6.Addr(), "fd00:19::/120", nil},
+		{"IPv4", netns.Srv4.Addr(), "198.19.0.0/24", nil, 0},
+		{"IPv6", netns.Srv6.Addr(), "fd00:19::/120", nil, 137}, // -first past the end: modulo
 		{"streams", netns.Srv4.Addr(), "198.19.0.0/24", []StreamConfig{
 			{Sources: netip.MustParsePrefix("198.19.0.0/25"), Rate: 1500},
 			{Sources: netip.MustParsePrefix("198.19.0.128/25"), Rate: 500},
-		}},
+		}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			queries.Store(0)
@@ -180,7 +181,8 @@ func TestRun(t *testing.T) {
 			}
 			cfg := Config{Iface: "veth-c", DstMAC: srvMAC, Server: c.server, Port: 53, Queries: qs,
 				Streams: streams,
-				SportLo: 1024, SportHi: 65535, Seed: 1, Duration: time.Second, Timeout: 2 * time.Second, Idle: 20 * time.Microsecond}
+				SportLo: 1024, SportHi: 65535, Seed: 1, Duration: time.Second, Timeout: 2 * time.Second, Idle: 20 * time.Microsecond,
+				First: c.first}
 			var g *Gen
 			if err := n.Cli.Do(func() (err error) { g, err = Open(cfg); return err }); err != nil {
 				t.Fatal(err)
@@ -196,6 +198,10 @@ func TestRun(t *testing.T) {
 			}
 			if got := uint64(queries.Load()); got != res.Sent {
 				t.Errorf("server counted %d queries, generator sent %d", got, res.Sent)
+			}
+			// Asked in turn from -first: the next run continues there.
+			if want := int((uint64(c.first) + res.Sent) % uint64(len(qs))); res.NextQuery != want {
+				t.Errorf("next query %d after %d sent from %d, want %d", res.NextQuery, res.Sent, c.first, want)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -82,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	qfile := fs.String("queries", "", `query file: one "name type" per line (kxdpgun's format)`)
 	names := fs.Int("names", 1, "without -queries: ask N distinct names n0..nN-1.ZONE A")
 	zone := fs.String("zone", "example.org.", "zone of -names")
+	fs.IntVar(&c.First, "first", 0, "index of the first query asked (modulo their number): a run continues another's turn from its next_query")
 	edns := fs.Bool("edns", true, "add an EDNS OPT record (1232 bytes)")
 	rate := fs.Uint64("rate", 0, "queries/s, open loop; 0: as fast as it can")
 	fs.Uint64Var(&c.Batch, "batch", 16, "at a fixed rate, send in batches of up to N queries (never holding one more than 0.5 ms); 1: each query when due")
@@ -124,6 +125,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if c.SportLo, c.SportHi, err = parsePortRange(*sports); err != nil {
 		return nil, err
+	}
+	if c.First < 0 {
+		return nil, fmt.Errorf("-first %d: want 0 or more", c.First)
 	}
 	if c.Duration <= 0 || c.Duration > 10*time.Minute {
 		return nil, fmt.Errorf("-duration %s: want more than 0 and at most 10m", c.Duration)

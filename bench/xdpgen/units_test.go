@@ -346,13 +346,13 @@ func TestQueries(t *testing.T) {
 
 func TestFlags(t *testing.T) {
 	o, err := parseFlags([]string{"-iface", "eth9", "-server", "fd00::1", "-stream", "fd00:19::/48:1000", "-stream", "fd00:20::/64:0",
-		"-sport-range", "2000-2999", "-names", "10", "-duration", "2s", "-random", "-dst-mac", "02:00:00:00:00:01", "-json", "-cpu", "1"}, new(strings.Builder))
+		"-sport-range", "2000-2999", "-names", "10", "-first", "12", "-duration", "2s", "-random", "-dst-mac", "02:00:00:00:00:01", "-json", "-cpu", "1"}, new(strings.Builder))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := o.cfg
 	if c.Iface != "eth9" || c.Server.String() != "fd00::1" || len(c.Streams) != 2 || c.Streams[1].Rate != 0 || c.Streams[0].Rate != 1000 ||
-		c.SportLo != 2000 || c.SportHi != 2999 || len(c.Queries) != 10 || c.Duration != 2*time.Second || !c.Random || !o.json || o.cpu != 1 || c.DstMAC.String() != "02:00:00:00:00:01" {
+		c.SportLo != 2000 || c.SportHi != 2999 || len(c.Queries) != 10 || c.First != 12 || c.Duration != 2*time.Second || !c.Random || !o.json || o.cpu != 1 || c.DstMAC.String() != "02:00:00:00:00:01" {
 		t.Errorf("parsed %+v %+v", o, c)
 	}
 	o, err = parseFlags([]string{"-sources", "198.19.0.0/24", "-rate", "2000"}, new(strings.Builder))
@@ -370,6 +370,7 @@ func TestFlags(t *testing.T) {
 		{"-server", "2001:db8::1"},
 		{"-sport-range", "5-1"},
 		{"-names", "0"},
+		{"-first", "-1"},
 		{"extra"},
 	} {
 		if _, err := parseFlags(args, new(strings.Builder)); err == nil {
