@@ -127,12 +127,12 @@ WSSYS=${WSSYS:-$DEF_WSSYS}       # the systems with working-set rows (of SYSTEMS
 # WSHIT/s (WSHITK/s), mostly cache hits (each name's first, which fills its
 # hot entry) and the names the first pass lost. With 1,000,000 names the
 # heap grows with the cache, and the GC's stalls can overflow the RX ring
-# or the socket's buffer: the kernel path lost 13 % of its misses at
-# 10 k/s, 0.2 % at 8 k/s (80 % of its miss peak), and its second pass left
-# every name cached; afxdp (2026-12-07, before its hot tables were
-# reworked) lost 1 % at 12 k/s. With 100,000 names afxdp lost none at
-# 12 k/s, or up to 4 % while other work ran on the machine. A name the
-# warm-up did not leave cached is a miss in the ramp: the report counts it.
+# or the socket's buffer: make bench-all of 2026-12-07 lost 0.1 % of the
+# misses at these rates, and the second passes left every name cached; a
+# trial that day lost 13 % of the kernel path's at 10 k/s. With 100,000
+# names afxdp lost none at 12 k/s, up to 4 % while other work ran on the
+# machine. A name the warm-up did not leave cached is a miss in the ramp:
+# the report counts it.
 WSMISS=${WSMISS:-12000}
 WSHIT=${WSHIT:-30000}
 WSMISSK=${WSMISSK:-10000}
