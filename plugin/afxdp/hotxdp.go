@@ -386,9 +386,7 @@ func (x *xdpExporter) replaced(cell uint32) {
 	}
 	r := x.bySlot[s-1].ref
 	if h, ok := x.held[r]; ok && h.cell == cell {
-		delete(x.held, r)
-		x.removed = append(x.removed, h)
-		x.stats.removed[xdpGone].Add(1)
+		x.remove(r, xdpGone) // its tag is the refill's now: Remove finds none
 	}
 }
 
