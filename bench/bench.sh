@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench / make bench-all: CoreDNS on the kernel path, CoreDNS + afxdp
 # with and without hot answers (in the receive loop, and in the XDP program:
-# `hot xdp`), Knot DNS in XDP mode, dnsmasq, the afxdp datapath alone and
+# `hot xdp`), Knot DNS in XDP mode, dnsmasq, dnsdist, the afxdp datapath alone and
 # the floor (an XDP program that echoes each query back with XDP_TX,
 # bench/floor), side by side in one run on one testbed:
 #
@@ -10,9 +10,13 @@
 # The load generator is bench/xdpgen (AF_XDP, queue 0 of veth-c, pinned to
 # CPU 0 with GOMAXPROCS=1): Debian's kxdpgun, used before, cannot load its
 # XDP program on kernels that refuse bpf_xdp_adjust_meta. Its queries carry
-# no OPT record (-edns=false), as kxdpgun's did. Peers that cannot run on
-# this kernel (knotd in XDP mode, for the same reason) are probed once at
-# the start and reported as not run, with the reason.
+# no OPT record (-edns=false), as kxdpgun's did. knotd in XDP mode is
+# probed once at the start: on a kernel that refuses bpf_xdp_adjust_meta it
+# runs with a copy of libknot whose one call of it is removed
+# (bench/knotpatch), and its rows say so; a peer that cannot run at all is
+# reported as not run, with the reason. Before the systems, the generator's
+# own capacity: as fast as it can into an XDP_DROP sink on the server's
+# core (floor -sink, CAPSTEP seconds; capacity.tsv).
 #
 # For each system and workload: replies/s at saturation (an xdpgen ramp),
 # then, at 50 % of the kernel path's saturation, CPU µs per answered query on
@@ -45,6 +49,11 @@
 # lost, and what the server received over AF_XDP (its XDP program's
 # redirected + answered counters) and through the kernel (UDP InDatagrams,
 # /proc/net/snmp in its namespace), before and after each (many.tsv).
+# Random-source flood (IPv4 cache hits, for FLOODSYS, make bench-all): after
+# the many-sources runs, 1.5x the system's peak from random sources in
+# MANYSRC beside FLOODREAL/s of real clients from veth-c's address, for
+# FLOOD seconds, in two streams of one xdpgen: the real clients' answered
+# share and latency (flood.tsv).
 # Working set (IPv4 cache hits, for WSSYS, after every other row): for each
 # N of WSNAMES, the system is started afresh with room for N names (the
 # CoreDNS rows: `cache { success 2N+4096 }`; the afxdp rows also
@@ -64,18 +73,20 @@
 #                         on, hot xdp and Knot; the working set of 100,000
 #                         names for afxdp hot on, hot xdp and Knot (results/)
 #   bench/bench.sh all    every row and workload, overload steps on both
-#                         families for every row that has them, working
-#                         sets of 1,000 to 1,000,000 names (results/all/)
+#                         families for every row that has them, the flood,
+#                         working sets of 1,000 to 1,000,000 names
+#                         (results/all/)
 #
 # SYSTEMS, WORKLOADS, OUT, STEP, FIXED, OVERSTEP, OVERSYS, OVERWL, STORM,
-# CPURATE, CPUSTEP, CPUSYS, MANY, MANYRATE, MANYSYS, WSNAMES, WSSYS, WSMISS,
-# WSHIT, WSMISSK, WSHITK, WSRATE, WSCPU and BUDGET override the choice
-# (OVERSTEP=0, STORM=0, CPUSTEP=0, MANY=0, WSNAMES=0: none of those).
+# CPURATE, CPUSTEP, CPUSYS, MANY, MANYRATE, MANYSYS, FLOOD, FLOODSYS,
+# FLOODREAL, CAPSTEP, WSNAMES, WSSYS, WSMISS, WSHIT, WSMISSK, WSHITK,
+# WSRATE, WSCPU and BUDGET override the choice (OVERSTEP=0, STORM=0,
+# CPUSTEP=0, MANY=0, FLOOD=0, CAPSTEP=0, WSNAMES=0: none of those).
 # BUDGET (seconds, under make's timeout) sheds overload steps and storms
 # that would not leave time for the rows still to come, and working-set
 # rows that would not fit; the log and the report say which. Results:
 # $OUT/ (results.tsv, hot.tsv, overload.tsv, storm.tsv, cpu.tsv, many.tsv,
-# names.tsv, notrun.tsv, binaries.tsv, xdpgen.jsonl, run.txt, summary.md,
+# flood.tsv, capacity.tsv, names.tsv, notrun.tsv, binaries.tsv, xdpgen.jsonl, run.txt, summary.md,
 # *.png), and BENCHMARKS.md made from results/ and results/all/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,13 +97,13 @@ case ${1:-} in
 	CMD="make bench" DEF_OUT=results DEF_BUDGET=590
 	DEF_SYSTEMS="stock afxdp-off afxdp-hot afxdp-xdp knot floor" DEF_WORKLOADS="hit4 hit6"
 	DEF_OVERSYS="afxdp-hot afxdp-xdp knot" DEF_OVERWL="hit4"
-	DEF_WSNAMES="100000" DEF_WSSYS="afxdp-hot afxdp-xdp knot"
+	DEF_WSNAMES="100000" DEF_WSSYS="afxdp-hot afxdp-xdp knot" DEF_FLOOD=0
 	;;
 all)
 	CMD="make bench-all" DEF_OUT=results/all DEF_BUDGET=1780
-	DEF_SYSTEMS="stock dnsmasq afxdp-off afxdp-hot afxdp-xdp knot reflector floor" DEF_WORKLOADS="hit4 hit6 miss4 miss6"
+	DEF_SYSTEMS="stock dnsmasq dnsdist afxdp-off afxdp-hot afxdp-xdp knot reflector floor" DEF_WORKLOADS="hit4 hit6 miss4 miss6"
 	DEF_OVERSYS="stock afxdp-off afxdp-hot afxdp-xdp knot" DEF_OVERWL="hit4 hit6"
-	DEF_WSNAMES="1000 10000 100000 1000000" DEF_WSSYS="stock afxdp-hot afxdp-xdp knot"
+	DEF_WSNAMES="1000 10000 100000 1000000" DEF_WSSYS="stock afxdp-hot afxdp-xdp knot" DEF_FLOOD=3
 	;;
 *) echo "usage: $0 [all]" >&2; exit 2 ;;
 esac
@@ -115,6 +126,10 @@ MANY=${MANY:-3}        # seconds of each many-sources run (and its one-source tw
 MANYRATE=${MANYRATE:-100000} # q/s offered from many sources (at most half the system's peak)
 MANYSYS=${MANYSYS:-"stock afxdp-hot afxdp-xdp"}
 MANYSRC=198.19.0.0/16  # the sources: 65,536 addresses, routed back via veth-c
+FLOOD=${FLOOD:-$DEF_FLOOD} # seconds of each flood run; 0: none
+FLOODSYS=${FLOODSYS:-"stock dnsdist afxdp-hot afxdp-xdp knot"}
+FLOODREAL=${FLOODREAL:-10000} # q/s of the real clients beside the flood
+CAPSTEP=${CAPSTEP:-2}  # seconds of the generator's capacity run into the sink; 0: none
 WSNAMES=${WSNAMES:-$DEF_WSNAMES} # working sets: numbers of distinct names; 0: none
 WSSYS=${WSSYS:-$DEF_WSSYS}       # the systems with working-set rows (of SYSTEMS)
 # The working set's warm-up, two passes over every name with xdpgen
@@ -153,12 +168,15 @@ PIDS=()
 # start a dnsmasq service on the host.
 need=""
 for t in knotd:knot dnsmasq:dnsmasq-base gnuplot:gnuplot-nox nft:nftables \
-	ethtool:ethtool dig:bind9-dnsutils curl:curl jq:jq; do
+	ethtool:ethtool dig:bind9-dnsutils curl:curl jq:jq dnsdist:dnsdist; do
 	command -v "${t%%:*}" >/dev/null || need="$need ${t##*:}"
 done
 if [ -n "$need" ]; then
 	echo "== installing:$need"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+	# The dnsdist package enables a service on the host; the bench runs
+	# its own in the server's namespace only.
+	case $need in *dnsdist*) systemctl disable --now dnsdist >/dev/null 2>&1 || true ;; esac
 fi
 
 stop_all() {
@@ -186,6 +204,7 @@ go build -o "$WORK/reflector" ./bench/reflector
 go build -o "$WORK/floor" ./bench/floor
 go build -o "$WORK/report" ./bench/report
 go build -o "$WORK/xdpgen" ./bench/xdpgen
+go build -o "$WORK/knotpatch" ./bench/knotpatch
 mkdir -p "$OUT"
 rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md "$OUT"/run.txt "$OUT"/knot-probe.log
 : >"$OUT/results.tsv"
@@ -194,6 +213,8 @@ rm -f "$OUT"/*.dat "$OUT"/*.json "$OUT"/*.png "$OUT"/plots.gp "$OUT"/summary.md 
 : >"$OUT/storm.tsv"
 : >"$OUT/cpu.tsv"
 : >"$OUT/many.tsv"
+: >"$OUT/flood.tsv"
+: >"$OUT/capacity.tsv"
 : >"$OUT/names.tsv"
 : >"$OUT/notrun.tsv"
 : >"$OUT/binaries.tsv"
@@ -322,6 +343,22 @@ log:
 EOC
 }
 
+# dnsdist_conf: dnsdist 1.7 (Debian's package) with a packet cache in front
+# of the same upstream, on the kernel's UDP sockets: the user-space cache
+# operators put in front of resolvers for fast hits. Its default ACL holds
+# private ranges only: the testbed's are added. No security polling (it
+# would ask a public name of the host's resolver), no console.
+dnsdist_conf() {
+	cat >"$WORK/dnsdist.conf" <<EOC
+setLocal("198.18.0.1:53")
+addLocal("[fd00::1]:53")
+setACL({"198.18.0.0/15", "fd00::/8"})
+setSecurityPollSuffix("")
+newServer({address="198.18.1.2:53", checkName="www.example.org."})
+getPool(""):setCache(newPacketCache(100000, {maxTTL=86400}))
+EOC
+}
+
 # Systems that will not run, system -> reason (notrun.tsv); the report
 # shows "not run: REASON" in their rows.
 declare -A NOTRUN
@@ -331,14 +368,12 @@ not_run() {
 	echo "   $1: not run: $2"
 }
 
-# probe_knot: knotd in XDP mode, once, for up to 3 s: Knot 3.2's XDP
-# program calls bpf_xdp_adjust_meta, which some kernels refuse for every
-# XDP program; knotd then exits ("failed to configure server"). Running
-# means: knotd still alive and an XDP program on veth-s.
-probe_knot() {
-	local pid up="" i reason
+# knot_up LOG: knotd in XDP mode for up to 3 s: running means knotd still
+# alive and an XDP program on veth-s. Its output goes to LOG.
+knot_up() {
+	local pid up="" i
 	knot_conf
-	ip netns exec $SRV timeout 10 knotd -c "$WORK/knot.conf" >"$WORK/knot-probe.log" 2>&1 &
+	ip netns exec $SRV "${KNOTENV[@]}" timeout 10 knotd -c "$WORK/knot.conf" >"$1" 2>&1 &
 	pid=$!
 	for i in $(seq 30); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -348,10 +383,40 @@ probe_knot() {
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
-	[ -n "$up" ] && return 0
+	[ -n "$up" ]
+}
+
+# probe_knot: knotd in XDP mode, once. Knot 3.2's XDP program calls
+# bpf_xdp_adjust_meta, which some kernels refuse for every XDP program;
+# knotd then exits ("failed to configure server"). There knotd runs with a
+# copy of its library in which that one call is replaced by `r0 = 0`
+# (bench/knotpatch: the program copes with a missing metadata area), loaded
+# through LD_LIBRARY_PATH; binaries.tsv records the copy as the knot row's
+# library, "patched: ...", and the report says so on Knot's rows.
+KNOTENV=(env)
+probe_knot() {
+	local reason lib
+	knot_up "$WORK/knot-probe.log" && return 0
 	# (kernel addresses in the verifier's log masked)
 	sed -E 's/0xffff[0-9a-f]{12}/0xffff…/g' "$WORK/knot-probe.log" >"$OUT/knot-probe.log"
 	reason=$(grep -m1 -o 'cannot use helper [a-z_0-9#]*' "$WORK/knot-probe.log" || true)
+	lib=$(ldd "$(command -v knotd)" | awk '$1 ~ /^libknot\.so/ {print $3}')
+	if [ "${reason#*bpf_xdp_adjust_meta}" != "$reason" ] && [ -n "$lib" ]; then
+		mkdir -p "$WORK/knotlib"
+		if "$WORK/knotpatch" -in "$lib" -out "$WORK/knotlib/$(basename "$lib")" >"$WORK/knotpatch.log" 2>&1; then
+			KNOTENV=(env LD_LIBRARY_PATH="$WORK/knotlib")
+			if knot_up "$WORK/knot-probe2.log"; then
+				echo "   knotd runs with its library patched: $(cat "$WORK/knotpatch.log")"
+				binary knot "$WORK/knotlib/$(basename "$lib")" "patched: adjust_meta call removed (bench/knotpatch from $(deb_file "$lib") $lib, sha256 $(sha256sum "$lib" | cut -d' ' -f1)), loaded by knotd through LD_LIBRARY_PATH"
+				return 0
+			fi
+			KNOTENV=(env)
+			reason="$reason; with the call removed (bench/knotpatch) it still did not start: $(grep -m1 -E 'error|critical' "$WORK/knot-probe2.log" | sed 's/^[^ ]* //' || echo 'no XDP program on veth-s within 3 s')"
+			not_run knot "$reason"
+			return 0
+		fi
+		reason="$reason; bench/knotpatch could not patch $lib: $(cat "$WORK/knotpatch.log")"
+	fi
 	if [ -n "$reason" ]; then
 		reason="knotd's XDP program does not load on this kernel (verifier: program of this type $reason)"
 	else
@@ -410,9 +475,14 @@ start_system() {
 			--user=root --pid-file="$WORK/dnsmasq.pid" --log-facility=- >"$WORK/dnsmasq.log" 2>&1 &
 		PIDS+=($!)
 		;;
+	dnsdist)
+		dnsdist_conf
+		ip netns exec $SRV taskset -c 1 dnsdist --supervised --disable-syslog -C "$WORK/dnsdist.conf" >"$WORK/dnsdist.log" 2>&1 &
+		PIDS+=($!)
+		;;
 	knot)
 		knot_conf
-		ip netns exec $SRV taskset -c 1 knotd -c "$WORK/knot.conf" >"$WORK/knot.log" 2>&1 &
+		ip netns exec $SRV "${KNOTENV[@]}" taskset -c 1 knotd -c "$WORK/knot.conf" >"$WORK/knot.log" 2>&1 &
 		PIDS+=($!)
 		;;
 	*) echo "unknown system $sys" >&2; exit 1 ;;
@@ -456,8 +526,11 @@ stop_system() {
 # each run rewrites from its next_query; gen4 runs in a subshell).
 # GENIDLE, if set: xdpgen sleeps up to that long when it has nothing to do
 # (-idle) instead of polling CPU 0, which it shares with the upstream.
+# GENSTREAMS, if set: xdpgen's stream arguments (-stream PREFIX:RATE ...,
+# -random) instead of -rate RATE; RATE is then only the label's.
 GENLABEL=""
 GENSRC=""
+GENSTREAMS=""
 GENNAMES=""
 GENIDLE=""
 CLIPASS=0
@@ -467,7 +540,7 @@ gen4() {
 		if [ -n "$GENNAMES" ]; then q=(-names "$GENNAMES" -zone ws.example.org. -first "$(cat "$WORK/ws.next")"); fi
 		[ "$CLIPASS" = 1 ] && nsx $CLI ip link set dev veth-c xdp off
 		if out=$(nsx $CLI taskset -c 0 "$WORK/xdpgen" -iface veth-c -server "$2" "${q[@]}" -edns=false \
-			-rate "$1" -duration "${4}s" -timeout "$GENWAIT" -cpu 0 -gomaxprocs 1 ${GENSRC:+-sources "$GENSRC"} ${GENIDLE:+-idle "$GENIDLE"} -json 2>"$WORK/xdpgen.err") &&
+			${GENSTREAMS:--rate "$1"} -duration "${4}s" -timeout "$GENWAIT" -cpu 0 -gomaxprocs 1 ${GENSRC:+-sources "$GENSRC"} ${GENIDLE:+-idle "$GENIDLE"} -json 2>"$WORK/xdpgen.err") &&
 			jq -e '.sent > 0' >/dev/null 2>&1 <<<"$out"; then
 			[ "$CLIPASS" = 1 ] && nsx $CLI "$WORK/floor" -pass -i veth-c
 			if [ -n "$GENNAMES" ]; then jq -r .next_query <<<"$out" >"$WORK/ws.next"; fi
@@ -787,6 +860,69 @@ many() {
 	done
 }
 
+# flood SYS PEAK: real clients beside a flood. For FLOOD seconds xdpgen
+# sends two streams of the IPv4 hits at once: FLOODREAL/s from veth-c's
+# address (the real clients), and 1.5x the system's own peak from sources
+# drawn at random in MANYSRC (a flood of queries that each look like a
+# cache hit from a new client: the state a server keeps per source, a rate
+# limit, or a route verdict per source would all be tried). A line of
+# flood.tsv: system, peak, then from xdpgen the flood's rate asked, sent/s
+# and answered/s, the real clients' rate asked, sent, answered, and their
+# latency p50, p90, p99 and max (µs).
+flood() {
+	local sys=$1 peak=$2 rate line
+	[ "$FLOOD" != 0 ] || return 0
+	case " $FLOODSYS " in *" $sys "*) ;; *) return 0 ;; esac
+	if ! fits $(($(mul 1 "$FLOOD") + 3)); then skip "$sys flood"; return 0; fi
+	rate=$((peak * 3 / 2))
+	[ "$rate" -gt 0 ] || return 0
+	GENLABEL="$sys flood" GENSTREAMS="-random -stream $MANYSRC:$rate -stream 198.18.0.2/32:$FLOODREAL"
+	if ! gen4 "$rate" 198.18.0.1 "$WORK/hits.q" "$FLOOD" >/dev/null; then GENSTREAMS=""; return 1; fi
+	GENSTREAMS=""
+	line=$(tail -n 1 "$OUT/xdpgen.jsonl" | jq -r --arg s "$sys" --arg p "$peak" '[$s, $p, .streams[0].rate,
+		(.streams[0].sent_per_s | floor), (.streams[0].answered_per_s | floor), .streams[1].rate, .streams[1].sent,
+		.streams[1].answered, .streams[1].latency_us.p50, .streams[1].latency_us.p90, .streams[1].latency_us.p99,
+		.streams[1].latency_us.max] | map(tostring) | join("\t")')
+	echo "$line" >>"$OUT/flood.tsv"
+	awk -F'\t' '{ printf "   %s flood at %d/s from random sources (peak %d): sent %d/s, %d answered/s; real clients at %d/s: %d of %d answered, p50 %s us, p99 %s us\n",
+		$1, $3, $2, $4, $5, $6, $8, $7, $9, $11 }' <<<"$line"
+}
+
+# capacity: what xdpgen can put through veth into the server's core when
+# nothing answers. floor -sink on veth-s (CPU 1, as every server) drops
+# and counts the IPv4 frames; xdpgen sends the IPv4 hits as fast as it can
+# for CAPSTEP seconds. capacity.tsv: "sink", xdpgen's sent/s, sent, its
+# sending seconds, and what the sink counted. The generator's answered
+# ceiling with reply matching on is the floor row's peak.
+capacity() {
+	local pid got secs sunk up=""
+	[ "$CAPSTEP" != 0 ] || return 0
+	echo "== generator capacity"
+	ip netns exec $SRV taskset -c 1 "$WORK/floor" -sink -i veth-s >"$WORK/sink.out" 2>"$WORK/sink.log" &
+	pid=$!
+	for _ in $(seq 30); do
+		if nsx $SRV ip -d link show dev veth-s | grep -q 'prog/xdp'; then up=1; break; fi
+		sleep 0.1
+	done
+	if [ -z "$up" ]; then
+		kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+		echo "   the sink did not attach: $(tail -n 1 "$WORK/sink.log")"
+		return 0
+	fi
+	pin_napi
+	GENLABEL="generator capacity (sink)"
+	got=$(gen4 0 198.18.0.1 "$WORK/hits.q" "$CAPSTEP") || got=""
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	nsx $SRV ip link set veth-s xdp off 2>/dev/null || true
+	[ -n "$got" ] || return 0
+	secs=$(tail -n 1 "$OUT/xdpgen.jsonl" | jq -r .seconds)
+	sunk=$(awk '$1 == "sunk" { print $2 }' "$WORK/sink.out")
+	set -- $got
+	printf 'sink\t%s\t%s\t%s\t%s\n' "$1" "$3" "$secs" "${sunk:--}" >>"$OUT/capacity.tsv"
+	echo "   xdpgen sent $1/s for $secs s; the sink on CPU 1 counted ${sunk:-nothing}"
+}
+
 # ws_miss_rate SYS, ws_hit_rate SYS: the warm-up's rates (see WSMISS).
 ws_miss_rate() {
 	local r=$WSMISS p=${SAT[$1.miss4]:-0}
@@ -969,11 +1105,13 @@ for sys in $SYSTEMS; do for wl in $WORKLOADS; do if runs "$sys" "$wl"; then ROWS
 # binary ROLE PATH SOURCE: a line of binaries.tsv: what ran as ROLE (a
 # system, the generator), its path, sha256 and where it came from.
 binary() {
-	local p
-	p=$(readlink -f "$(command -v "$2")")
+	local p=$2
+	case $p in */*) ;; *) p=$(command -v "$p") ;; esac
+	p=$(readlink -f "$p")
 	printf '%s\t%s\t%s\t%s\n' "$1" "$p" "$(sha256sum "$p" | cut -d' ' -f1)" "$3" >>"$OUT/binaries.tsv"
 }
-deb() { dpkg-query -W -f='Debian ${Package} ${Version}' "$(dpkg -S "$(readlink -f "$(command -v "$1")")" 2>/dev/null | cut -d: -f1)" 2>/dev/null || echo "not from a Debian package"; }
+deb() { deb_file "$(readlink -f "$(command -v "$1")")"; }
+deb_file() { dpkg-query -W -f='Debian ${Package} ${Version}' "$(dpkg -S "$(readlink -f "$1")" 2>/dev/null | cut -d: -f1)" 2>/dev/null || echo "not from a Debian package"; }
 REV=$(git -c safe.directory="$PWD" describe --always --dirty 2>/dev/null || echo unknown)
 binary xdpgen "$WORK/xdpgen" "go build ./bench/xdpgen, afxdp $REV (load generator: ramps, overload, CPU step)"
 binary dnsload "$WORK/dnsload" "go build ./bench/dnsload, afxdp $REV (latency runs, storm)"
@@ -983,11 +1121,13 @@ for sys in $SYSTEMS; do
 	stock | afxdp-*) binary "$sys" ./coredns "go build ./build, afxdp $REV" ;;
 	knot) binary knot knotd "$(deb knotd)" ;;
 	dnsmasq) binary dnsmasq dnsmasq "$(deb dnsmasq)" ;;
+	dnsdist) binary dnsdist dnsdist "$(deb dnsdist)" ;;
 	floor | reflector) binary "$sys" "$WORK/$sys" "go build ./bench/$sys, afxdp $REV" ;;
 	esac
 done
 
 case " $SYSTEMS " in *" knot "*) echo "== probing knotd in XDP mode"; probe_knot ;; esac
+capacity
 
 declare -A SAT
 # The working-set rows' systems: WSSYS of SYSTEMS that have one (a cache
@@ -1045,7 +1185,7 @@ for sys in $SYSTEMS; do
 		if [ "${wl#hit}" != "$wl" ]; then
 			case " $OVERSYS " in *" $sys "*) case " $OVERWL " in *" $wl "*) overload "$sys" "$wl" "$sat" ;; esac ;; esac
 		fi
-		if [ "$wl" = hit4 ]; then many "$sys" "$sat"; fi
+		if [ "$wl" = hit4 ]; then many "$sys" "$sat" && flood "$sys" "$sat"; fi
 	done
 	cpu_at "$sys"
 	case $sys in stock | afxdp-*) storm "$sys" ;; esac
@@ -1077,6 +1217,10 @@ echo "== report"
 	echo "many_rate=$MANYRATE"
 	echo "many_sys=$MANYSYS"
 	echo "many_src=$MANYSRC"
+	echo "flood_s=$FLOOD"
+	echo "flood_sys=$FLOODSYS"
+	echo "flood_real=$FLOODREAL"
+	echo "cap_s=$CAPSTEP"
 	echo "ws_names=$WS_NAMES"
 	echo "ws_sys=${WS_SYS# }"
 	echo "ws_miss=$WSMISS"
@@ -1090,6 +1234,7 @@ echo "== report"
 	echo "kernel=$(uname -r)"
 	echo "knot=$(knotd --version 2>/dev/null | head -n 1)"
 	echo "dnsmasq=$(dnsmasq --version 2>/dev/null | head -n 1 | sed 's/  Copyright.*//')"
+	echo "dnsdist=$(dnsdist --version 2>/dev/null | head -n 1)"
 	echo "generator=xdpgen"
 	echo "generator_src=bench/xdpgen, afxdp $REV, sha256 $(sha256sum "$WORK/xdpgen" | cut -d' ' -f1)"
 	echo "generator_args=-iface veth-c -edns=false -timeout $GENWAIT -cpu 0 -gomaxprocs 1 (taskset -c 0), queue 0"

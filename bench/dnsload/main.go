@@ -1,7 +1,9 @@
 // Command dnsload sends DNS queries over UDP at a fixed rate (open loop) for
 // a bounded time and reports how many were answered, lost, and the latency
-// percentiles. It is the benchmark's latency client: kxdpgun measures
-// throughput but not per-query latency.
+// percentiles. It is the benchmark's latency client on the kernel's UDP
+// sockets, as a stub resolver sends: the latency runs at half the kernel
+// path's peak and the miss storm. Ramps and peaks are xdpgen's (AF_XDP),
+// which a kernel socket client could not drive to those rates.
 package main
 
 import (

@@ -16,8 +16,10 @@ import (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	floorMapSunk      = "sunk"
 	floorProgXdpFloor = "xdp_floor"
 	floorProgXdpPass  = "xdp_pass"
+	floorProgXdpSink  = "xdp_sink"
 )
 
 // loadFloor returns the embedded CollectionSpec for floor.
@@ -64,12 +66,14 @@ type floorSpecs struct {
 type floorProgramSpecs struct {
 	XdpFloor *ebpf.ProgramSpec `ebpf:"xdp_floor"`
 	XdpPass  *ebpf.ProgramSpec `ebpf:"xdp_pass"`
+	XdpSink  *ebpf.ProgramSpec `ebpf:"xdp_sink"`
 }
 
 // floorMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type floorMapSpecs struct {
+	Sunk *ebpf.MapSpec `ebpf:"sunk"`
 }
 
 // floorVariableSpecs contains global variables before they are loaded into the kernel.
@@ -98,10 +102,13 @@ func (o *floorObjects) Close() error {
 //
 // It can be passed to loadFloorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type floorMaps struct {
+	Sunk *ebpf.Map `ebpf:"sunk"`
 }
 
 func (m *floorMaps) Close() error {
-	return _FloorClose()
+	return _FloorClose(
+		m.Sunk,
+	)
 }
 
 // floorVariables contains all global variables after they have been loaded into the kernel.
@@ -116,12 +123,14 @@ type floorVariables struct {
 type floorPrograms struct {
 	XdpFloor *ebpf.Program `ebpf:"xdp_floor"`
 	XdpPass  *ebpf.Program `ebpf:"xdp_pass"`
+	XdpSink  *ebpf.Program `ebpf:"xdp_sink"`
 }
 
 func (p *floorPrograms) Close() error {
 	return _FloorClose(
 		p.XdpFloor,
 		p.XdpPass,
+		p.XdpSink,
 	)
 }
 

@@ -173,3 +173,44 @@ func TestPasses(t *testing.T) {
 		})
 	}
 }
+
+// TestSink: the sink drops and counts IPv4 frames, whatever they hold, and
+// passes the rest (ARP and neighbour discovery keep the testbed's
+// addresses resolved).
+func TestSink(t *testing.T) {
+	priv.Require(t)
+	var objs floorObjects
+	if err := loadFloorObjects(&objs, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { objs.Close() })
+	const xdpDrop = 1
+	cases := []struct {
+		name string
+		in   []byte
+		want uint32
+	}{
+		{"query", query(client4, server4).Build(), xdpDrop},
+		{"tcp", func() []byte { f := query(client4, server4); f.Proto = 6; return f.Build() }(), xdpDrop},
+		{"ipv6", query(client6, server6).Build(), xdpPass},
+		{"arp", func() []byte { f := query(client4, server4); f.EtherType = 0x0806; return f.Build() }(), xdpPass},
+		{"ethernet header only", query(client4, server4).Build()[:14], xdpDrop},
+	}
+	var dropped uint64
+	for _, c := range cases {
+		ret, _ := run(t, objs.XdpSink, c.in)
+		if ret != c.want {
+			t.Errorf("%s: verdict %d, want %d", c.name, ret, c.want)
+		}
+		if c.want == xdpDrop {
+			dropped++
+		}
+		var n uint64
+		if err := objs.Sunk.Lookup(uint32(0), &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != dropped {
+			t.Errorf("after %s: counted %d, dropped %d", c.name, n, dropped)
+		}
+	}
+}

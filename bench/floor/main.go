@@ -9,8 +9,9 @@
 // XDP program of its own (veth schedules the peer's NAPI only then; GRO
 // gives it NAPI but not that kick): floor -pass attaches one that passes
 // everything to the peer, through netlink rather than a bpf_link, so that it
-// stays after floor exits and kxdpgun can replace it with its own (which
-// also passes what is not for its sockets).
+// stays after floor exits. xdpgen takes it off for each of its runs (its
+// own program is a bpf_link, which cannot replace one attached through
+// netlink) and the benchmark puts it back after.
 package main
 
 // The generated Go and object are committed so that building needs no clang;
@@ -37,6 +38,7 @@ import (
 func main() {
 	iface := flag.String("i", "veth-s", "interface")
 	pass := flag.Bool("pass", false, "attach the XDP_PASS program instead (native mode, through netlink) and exit")
+	sink := flag.Bool("sink", false, "attach xdp_sink instead: drop IPv4 frames unanswered, and print how many at the end")
 	flag.Parse()
 	ifc, err := net.InterfaceByName(*iface)
 	if err != nil {
@@ -57,15 +59,26 @@ func main() {
 		}
 		return
 	}
-	l, err := link.AttachXDP(link.XDPOptions{Program: objs.XdpFloor, Interface: ifc.Index, Flags: link.XDPDriverMode})
+	prog, what := objs.XdpFloor, "floor on %s (native XDP, XDP_TX)"
+	if *sink {
+		prog, what = objs.XdpSink, "sink on %s (native XDP, XDP_DROP)"
+	}
+	l, err := link.AttachXDP(link.XDPOptions{Program: prog, Interface: ifc.Index, Flags: link.XDPDriverMode})
 	if err != nil {
 		log.Fatalf("attaching to %s in native mode: %v", *iface, err)
 	}
 	defer l.Close()
-	log.Printf("floor on %s (native XDP, XDP_TX)", *iface)
+	log.Printf(what, *iface)
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM)
 	<-c
+	if *sink {
+		var n uint64
+		if err := objs.Sunk.Lookup(uint32(0), &n); err != nil {
+			log.Fatalf("reading the sink's count: %v", err)
+		}
+		fmt.Printf("sunk %d\n", n)
+	}
 }
 
 // attachNetlink attaches prog to the interface in native mode as

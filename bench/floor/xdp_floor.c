@@ -6,7 +6,7 @@
 // query. A UDP frame to port 53 whose DNS header says query (QR=0) goes back
 // out of the interface it came in on (XDP_TX) with its MACs, IP addresses
 // and UDP ports swapped and QR set: the query echoed as an empty response,
-// which kxdpgun and dnsload count as a reply. IPv4 (options allowed, no
+// which xdpgen and dnsload count as a reply. IPv4 (options allowed, no
 // fragments) and IPv6 (UDP as the next header, no extension headers), with
 // at most one 802.1Q tag. No maps, no lookups, no DNS parsing beyond the QR
 // bit; everything else is XDP_PASS (ARP and neighbour discovery keep
@@ -130,6 +130,33 @@ int xdp_floor(struct xdp_md *ctx)
 		return answer(eth, udp, end, 0);
 	}
 	return XDP_PASS;
+}
+
+// sunk counts the frames xdp_sink dropped (one slot; the sink runs on one
+// CPU, and an atomic add keeps the count whole if it does not).
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} sunk SEC(".maps");
+
+// xdp_sink drops every frame but ARP and IPv6 (neighbour discovery), and
+// counts them: the benchmark's measure of what its load generator can put
+// through veth into the server's core when nothing answers (floor -sink).
+SEC("xdp")
+int xdp_sink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	__u32 k = 0;
+	__u64 *n = bpf_map_lookup_elem(&sunk, &k);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return XDP_DROP;
 }
 
 // The client's side of a veth pair gets this one while an XDP_TX system is

@@ -152,15 +152,18 @@ type run struct {
 	storms   []storm
 	cpu      []cpuAt
 	many     []manyRun
+	floods   []floodRun
+	capacity []capacityRun
 	ws       []wsRow
 }
 
 var (
-	systems   = []string{"stock", "dnsmasq", "afxdp-off", "afxdp-hot", "afxdp-xdp", "knot", "reflector", "floor"}
+	systems   = []string{"stock", "dnsmasq", "dnsdist", "afxdp-off", "afxdp-hot", "afxdp-xdp", "knot", "reflector", "floor"}
 	workloads = []string{"hit4", "hit6", "miss4", "miss6"}
 	names     = map[string]string{
 		"stock":     "CoreDNS, kernel UDP",
 		"dnsmasq":   "dnsmasq, kernel UDP",
+		"dnsdist":   "dnsdist (packet cache), kernel UDP",
 		"afxdp-off": "CoreDNS + afxdp, hot off",
 		"afxdp-hot": "CoreDNS + afxdp (hot answers)",
 		"afxdp-xdp": "CoreDNS + afxdp (hot answers in XDP)",
@@ -290,6 +293,9 @@ func load(dir string) (*run, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
+	if err := r.loadFloods(); err != nil {
+		return nil, err
+	}
 	err = lines(filepath.Join(dir, "many.tsv"), func(l string) error {
 		c := strings.Split(l, "\t")
 		if len(c) != 12 {
@@ -417,9 +423,9 @@ func (r *run) notRun(wl string, cols int, only []string) string {
 			continue
 		}
 		if wl == "" {
-			fmt.Fprintf(&b, "| %s | not run: %s |%s\n", names[sys], why, strings.Repeat(" |", cols-1))
+			fmt.Fprintf(&b, "| %s | not run: %s |%s\n", r.name(sys), why, strings.Repeat(" |", cols-1))
 		} else {
-			fmt.Fprintf(&b, "| %s | %s | not run: %s |%s\n", wlNames[wl], names[sys], why, strings.Repeat(" |", cols-1))
+			fmt.Fprintf(&b, "| %s | %s | not run: %s |%s\n", wlNames[wl], r.name(sys), why, strings.Repeat(" |", cols-1))
 		}
 	}
 	return b.String()
@@ -478,7 +484,7 @@ func summary(r *run) string {
 				ratio = "–"
 			}
 			fmt.Fprintf(&b, "| %s | %s | %d | %s | %d/s | %.2f | %.0f | %.0f | %.0f | %d of %d | %s |\n",
-				wlNames[wl], names[sys], w.sat, ratio, w.rate, w.cpu, w.lat.P50, w.lat.P99, w.lat.P999, w.lat.Lost, w.lat.Sent,
+				wlNames[wl], r.name(sys), w.sat, ratio, w.rate, w.cpu, w.lat.P50, w.lat.P99, w.lat.P999, w.lat.Lost, w.lat.Sent,
 				r.share(sys+"."+wl, "ramp", "fixed"))
 		}
 		if contains(strings.Fields(r.meta["workloads"]), wl) {
@@ -494,7 +500,7 @@ func summary(r *run) string {
 			if ph == nil {
 				continue
 			}
-			fmt.Fprintf(&hb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", names[sys], wlNames[wl],
+			fmt.Fprintf(&hb, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name(sys), wlNames[wl],
 				counts(ph["ramp"]), inXDP(ph["ramp"]), r.share(k, "ramp"), counts(ph["fixed"]), inXDP(ph["fixed"]), r.share(k, "fixed"))
 			if p := passedOf(ph); p != "" {
 				fmt.Fprintf(&hb, "| | | to the chain (`hot_passed_total` reasons): %s | | | | | |\n", p)
@@ -564,9 +570,11 @@ func summary(r *run) string {
 	}
 	b.WriteString(r.cpuSection())
 	b.WriteString(r.manySection())
+	b.WriteString(r.floodSection())
 	b.WriteString(r.wsSection())
 	b.WriteString(r.overloadSection())
 	b.WriteString(r.stormSection())
+	b.WriteString(r.capacitySection())
 	b.WriteString(r.binariesSection())
 	if sk := r.meta["skipped"]; sk != "" {
 		fmt.Fprintf(&b, "\nShed to stay within the time budget (%s s): %s.\n", r.meta["budget_s"], strings.ReplaceAll(sk, ",", "; "))
@@ -589,10 +597,7 @@ func (r *run) manySection() string {
 	if p, err := netip.ParsePrefix(prefix); err == nil {
 		clients = thousands(int64(1) << (p.Addr().BitLen() - p.Bits()))
 	}
-	rate := kilo(r.meta["many_rate"])
-	if strings.HasSuffix(rate, "k") {
-		rate += "/s"
-	}
+	rate := perS(r.meta["many_rate"])
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n### many sources: %s clients\n\n"+
 		"IPv4 cache hits after the system's ramp, %s s each: the generator at %s (or half the system's\n"+
@@ -631,7 +636,7 @@ func (r *run) manySection() string {
 		if many.basis == "half-peak" {
 			offered += fmt.Sprintf(" (half the peak %d)", many.peak)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %d of %d | %s | %s |", names[sys], offered, many.repliesPS, many.lost, many.sent,
+		fmt.Fprintf(&b, "| %s | %s | %d | %d of %d | %s | %s |", r.name(sys), offered, many.repliesPS, many.lost, many.sent,
 			share(many.xsk, many.sent), share(many.kernel, many.sent))
 		if one != nil {
 			fmt.Fprintf(&b, " %d | %d of %d | %s | %s |\n", one.repliesPS, one.lost, one.sent, share(one.xsk, one.sent), share(one.kernel, one.sent))
@@ -704,7 +709,7 @@ func (r *run) wsSection() string {
 					continue
 				}
 				if w.why != "" {
-					fmt.Fprintf(&b, "| %s | %s | not run: %s |%s\n", thousands(n), names[sys], w.why, strings.Repeat(" |", 7))
+					fmt.Fprintf(&b, "| %s | %s | not run: %s |%s\n", thousands(n), r.name(sys), w.why, strings.Repeat(" |", 7))
 					continue
 				}
 				vs := "–"
@@ -721,9 +726,9 @@ func (r *run) wsSection() string {
 				if w.basis == "peak" {
 					offered += fmt.Sprintf(" (the peak %d asked)", w.ask)
 				}
-				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s |\n", thousands(n), names[sys], w.peak, vs, offered,
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %s | %s | %s | %s |\n", thousands(n), r.name(sys), w.peak, vs, offered,
 					w.repliesPS, per(w.proc+w.napi+w.softirq), per(w.cpu1), share(w.rampHot, w.rampXDP, w.rampAll), share(w.hot, w.xdp, w.all))
-				fmt.Fprintf(&cb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", thousands(n), names[sys], dash(w.conf),
+				fmt.Fprintf(&cb, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", thousands(n), r.name(sys), dash(w.conf),
 					pass(w.missRate, w.missSent, w.missAns), pass(w.hitRate, w.hitSent, w.hitAns), pass(w.topRate, w.topSent, w.topAns),
 					count(w.cached), count(w.hotAtWarm), count(w.cacheMiss), evictions(w.hotEvict, w.cacheEvict), evictions(w.xdpEntries, w.xdpRefused))
 			}
@@ -841,7 +846,7 @@ func (r *run) cpuSection() string {
 			if c.hot != "-" {
 				hot = fmt.Sprintf("%s (%s) of %s", c.hot, c.xdp, c.all)
 			}
-			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", names[sys], c.sentPS, c.repliesPS,
+			fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s | %s |\n", r.name(sys), c.sentPS, c.repliesPS,
 				per(c.proc+c.napi+c.softirq), per(c.proc), per(c.napi), per(c.softirq), per(c.cpu1), hot)
 		}
 	}
@@ -901,7 +906,7 @@ func (r *run) overloadSection() string {
 					ask = "max"
 				}
 				fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %d | %d | %.0f %% | %s | %s | %s | %s | %s |\n",
-					wlNames[wl], names[sys], st.peak, name, ask, st.sent, st.replies, 100*frac, c[0], c[1], c[2], c[3], c[4])
+					wlNames[wl], r.name(sys), st.peak, name, ask, st.sent, st.replies, 100*frac, c[0], c[1], c[2], c[3], c[4])
 			}
 		}
 	}
@@ -918,11 +923,11 @@ func (r *run) overloadSection() string {
 				verdict = " (below the target)"
 			}
 		}
-		fmt.Fprintf(&b, "- %s: %.0f %%%s\n", names[sys], 100*w, verdict)
+		fmt.Fprintf(&b, "- %s: %.0f %%%s\n", r.name(sys), 100*w, verdict)
 	}
 	for _, sys := range strings.Fields(r.meta["oversys"]) {
 		if why, ok := r.notrun[sys]; ok {
-			fmt.Fprintf(&b, "- %s: not run: %s\n", names[sys], why)
+			fmt.Fprintf(&b, "- %s: not run: %s\n", r.name(sys), why)
 		}
 	}
 	return b.String()
@@ -1007,7 +1012,7 @@ func (r *run) stormSection() string {
 			c := cells(sys, st.counters)
 			h := st.hits
 			fmt.Fprintf(&b, "| %s | %d | %d | %s | %.0f | %.0f | %.0f | %.0f | %d | %d | %s | %s | %s | %s | %s |\n",
-				names[sys], h.Sent, h.Answered, pctOf(h.Answered, h.Sent), h.Mean, h.P50, h.P99, h.P999,
+				r.name(sys), h.Sent, h.Answered, pctOf(h.Answered, h.Sent), h.Mean, h.P50, h.P99, h.P999,
 				st.misses.Sent, st.misses.Answered, c[0], c[1], c[2], c[3], c[4])
 		}
 	}
@@ -1107,7 +1112,7 @@ func plots(r *run) error {
 	var bars strings.Builder
 	bars.WriteString("workload")
 	for _, s := range sys {
-		fmt.Fprintf(&bars, "\t%q", names[s])
+		fmt.Fprintf(&bars, "\t%q", r.name(s))
 	}
 	bars.WriteString("\n")
 	for _, wl := range wls {
@@ -1153,7 +1158,7 @@ func plots(r *run) error {
 				if wl == "miss4" {
 					dt = 2
 				}
-				curves = append(curves, fmt.Sprintf("%q using 1:2 with lines lw 2 lc %d dt %d title %q", name, i+1, dt, names[s]+", "+wlNames[wl]))
+				curves = append(curves, fmt.Sprintf("%q using 1:2 with lines lw 2 lc %d dt %d title %q", name, i+1, dt, r.name(s)+", "+wlNames[wl]))
 			}
 		}
 	}
@@ -1210,9 +1215,10 @@ func document(runs []*run) string {
 		"(cache hits offered past that system's own peak); for the CoreDNS rows the miss storm (hits\n" +
 		"while misses wait on a silent upstream); and, last, the working set: both hot rows and Knot\n" +
 		"asked 100,000 distinct names. `make bench-all` (up to 30 minutes; timeout 1800 s)\n" +
-		"adds dnsmasq, the afxdp datapath alone and the cache-miss workloads, where hot answers play no\n" +
-		"part, runs the overload steps on both families and for the kernel path and `hot off` too, and\n" +
-		"the working set with 1,000, 10,000, 100,000 and 1,000,000 names, the kernel path too.\n" +
+		"adds dnsmasq, dnsdist, the afxdp datapath alone and the cache-miss workloads, where hot answers\n" +
+		"play no part, runs the overload steps on both families and for the kernel path and `hot off`\n" +
+		"too, a random-source flood beside real clients, and the working set with 1,000, 10,000, 100,000\n" +
+		"and 1,000,000 names, the kernel path too. Both first measure the load generator's own capacity.\n" +
 		"Each writes its own folder (results/, results/all/); this page shows the latest run of each, with\n" +
 		"its wall time. `OVERSTEP=0`, `STORM=0`, `CPUSTEP=0` or `WSNAMES=0` leaves the overload steps, the\n" +
 		"storm, the CPU step or the working set out. Both keep to a time budget (590 s and 1780 s): an\n" +
@@ -1241,9 +1247,13 @@ asked (in batches of up to 16, never holding a query more than 0.5 ms) or, for t
 address, port and DNS ID match a query in flight, up to 0.5 s after the last query. Its small XDP
 program uses no ` + "`bpf_xdp_adjust_meta`" + `. Runs until 2026-12 used Debian's kxdpgun
 (knot-dnsutils 3.2.6) instead, which cannot load its XDP program on kernels that refuse that helper
-(Linux 6.18 here), nor can knotd's XDP mode: a run probes knotd in XDP mode once at its start and
-reports Knot's rows as *not run*, with the reason, when it cannot. Each run's section names its
-generator and lists the binaries it ran with their sha256.
+(Linux 6.18 here), nor can knotd's XDP mode. A run probes knotd in XDP mode once at its start;
+when the kernel refuses that helper, knotd runs with a copy of Debian's libknot in which the
+program's one call of it is replaced by ` + "`r0 = 0`" + ` (bench/knotpatch; Knot's program copes
+with a missing metadata area, as on a tap device), loaded through ` + "`LD_LIBRARY_PATH`" + `, and
+Knot's rows say *patched: adjust_meta call removed*; when knotd cannot run even so, its rows say
+*not run*, with the reason. Each run's section names its generator and lists the binaries and
+libraries it ran with their sha256.
 
 Every CoreDNS row runs the Corefile of a caching resolver, the same for all of them:
 
@@ -1276,6 +1286,10 @@ Every CoreDNS row runs the Corefile of a caching resolver, the same for all of t
   the kernel's UDP socket; Debian's dnsmasq-base (the dnsmasq binary without the package that
   starts a service on the host). Otherwise its defaults, among them at most 150 forwarded
   queries in flight (` + "`--dns-forward-max`" + `), which bounds its misses.
+- *dnsdist (packet cache), kernel UDP*: Debian's dnsdist 1.7 with a packet cache of 100,000
+  entries in front of the same upstream, listening on the server's two addresses (its ACL opened
+  to the testbed's ranges, security polling off, no console), on the kernel's UDP sockets; every
+  thread on CPU 1. The user-space cache operators put in front of resolvers for fast hits.
 - *afxdp datapath alone*: bench/reflector, the same XDP program and sockets answering every
   query with an empty response through the datapath's worker pool, with no plugin chain. Hot
   answers are written in the receive loop itself, before any worker: they can beat this row.
@@ -1357,6 +1371,20 @@ takes the chain.
   no state per source, so the share over AF_XDP should not fall with the number of clients
   (with the per-source verdict cache of earlier versions, 65,536 sources at 20 k/s sent 94.6 %
   to the kernel).
+- *random-source flood* (` + "`make bench-all`" + `: the kernel path, dnsdist, both hot rows and Knot;
+  IPv4 cache hits, after the many-sources runs): one generator sends two streams at once for 3 s:
+  the flood, 1.5x the system's own peak from sources drawn at random in 198.19.0.0/16 (and random
+  source ports), and 10 k/s of real clients from veth-c's address. Every flood query is a cache
+  hit from a client the server has not seen, so a server that keeps state per source (a verdict,
+  a rate limit, a conntrack entry) pays for it here. The figures are the real clients' answered
+  share and latency, and what the flood got answered. Where the flood's *sent/s* is below what
+  was asked, the generator was the limit (it matches every reply to its query).
+- *the generator's capacity* (both commands, before the systems): bench/floor -sink, an XDP
+  program on veth-s (native mode, CPU 1 like every server) that drops every IPv4 frame and counts
+  it, and the generator sending the IPv4 hits as fast as it can for 2 s with nothing answered:
+  what it can put through veth into the server's core. With replies matched to queries, its
+  ceiling is the floor's peak in the same run. A system whose peak is well below both is not
+  measuring the generator.
 - *miss storm* (the CoreDNS rows, IPv4, the one RX queue): after the hit workloads the
   upstream goes silent (an nftables rule in its namespace drops UDP/53 and TCP/53; the server's
   cache keeps the hits), then two dnsload instances run at once for 6 s: unique names under
@@ -1403,7 +1431,7 @@ rows of one run, not runs.
 		}
 		fmt.Fprintf(&b, "\n## `%s`\n\n", cmd)
 		fmt.Fprintf(&b, "Run %s; wall time %s s (from start to the report). Systems: %s; workloads: %s. %s; %s; %s.\n\n",
-			r.meta["date"], r.meta["wall_s"], r.meta["systems"], r.meta["workloads"], r.meta["knot"], r.meta["dnsmasq"], r.genLine())
+			r.meta["date"], r.meta["wall_s"], r.meta["systems"], r.meta["workloads"], r.meta["knot"], versions(r), r.genLine())
 		b.WriteString(summary(r))
 		fmt.Fprintf(&b, "\n![throughput](%s/throughput.png)\n\n![latency](%s/latency_cdf.png)\n", r.dir, r.dir)
 	}
@@ -1429,4 +1457,18 @@ func must(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// name is how a system's rows are labelled: its name, and whether it ran
+// with a patched library (binaries.tsv says "patched: ..." of a binary in
+// its role), so that no figure of a changed peer reads as the package's.
+func (r *run) name(sys string) string {
+	n := names[sys]
+	for _, b := range r.bins {
+		if b.role == sys && strings.HasPrefix(b.source, "patched: ") {
+			what, _, _ := strings.Cut(strings.TrimPrefix(b.source, "patched: "), " (")
+			return n + " (patched: " + what + ")"
+		}
+	}
+	return n
 }
