@@ -21,17 +21,19 @@ const (
 	HotTTLs     = 12  // records (TTL fields) of one entry
 
 	// The hot table's size: HotSmallCells entries whose records fit
-	// HotCellRRs bytes (one cell each), and (HotCells-HotSmallCells)/3
-	// larger ones (three cells each). A cell is 256 bytes, so the table
-	// takes HotCells*256 bytes (40 MiB) and its index 4 MiB, allocated
-	// when the program loads; the hit counters 16 bytes per cell per
-	// possible CPU.
-	HotCells      = 163840
-	HotSmallCells = 131072
-	HotCellRRs    = 128
-	HotCellSize   = 256
-	HotEntries    = HotSmallCells + (HotCells-HotSmallCells)/3 // the most entries the cells hold
-	HotSlots      = 2 * HotEntries                             // hit counters: two per entry
+	// HotCellRRs bytes (one cell each), and HotLargeEntries larger ones
+	// (three cells each). A cell is 256 bytes, so the table takes
+	// HotCells*256 bytes (40 MiB) and its index 4 MiB, allocated when the
+	// program loads; the hit counters 8 bytes per entry per possible CPU.
+	// The program's maps are sized by the same numbers (xdp_dns.c's
+	// HOT_CELLS, HOT_ENTRIES, HOT_BUCKETS); a test holds them together.
+	HotCells        = HotSmallCells + 3*HotLargeEntries
+	HotSmallCells   = 131072
+	HotLargeEntries = 10922
+	HotCellRRs      = 128
+	HotCellSize     = 256
+	HotEntries      = HotSmallCells + HotLargeEntries // the most entries the cells hold
+	HotSlots        = 2 * HotEntries                  // hit counters: two per entry
 
 	hotBuckets = 65536
 	hotWays    = 8

@@ -763,3 +763,32 @@ func TestHotTableClosed(t *testing.T) {
 		t.Fatalf("after Close: %v", err)
 	}
 }
+
+// TestHotSizesMatchProgram: Go's view of the hot table is sized by the
+// same numbers as the program's maps. The program cannot read a cell past
+// its map's end; with HotCells two cells larger than HOT_CELLS, the last
+// three-cell entry was written where the program never looks.
+func TestHotSizesMatchProgram(t *testing.T) {
+	spec, err := loadFilter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		m          string
+		entries    uint32
+		valueBytes uint32
+	}{
+		{"hot_cells", HotCells, HotCellSize},
+		{"hot_hits", HotEntries, HotSlots / HotEntries * 4},
+		{"hot_index", hotBuckets, hotWays * 8},
+	} {
+		ms, ok := spec.Maps[c.m]
+		if !ok {
+			t.Errorf("no map %s", c.m)
+			continue
+		}
+		if ms.MaxEntries != c.entries || ms.ValueSize != c.valueBytes {
+			t.Errorf("%s: %d entries of %d bytes in the program, %d of %d in Go", c.m, ms.MaxEntries, ms.ValueSize, c.entries, c.valueBytes)
+		}
+	}
+}
