@@ -17,10 +17,11 @@ CLANG_MAJOR ?= 14
 
 # What `make run`, the tests and CI use from Debian, as command-or-file:package.
 # systemd-analyze and promtool: deploy/'s test verifies the systemd unit and
-# checks and unit-tests the Prometheus alerting rules.
+# checks and unit-tests the Prometheus alerting rules. dnsperf: test/e2e
+# cross-checks the benchmark's load generator (bench/xdpgen) against it.
 TOOLS := ip:iproute2 nft:nftables ethtool:ethtool dig:bind9-dnsutils curl:curl \
 	setpriv:util-linux sysctl:procps systemd-analyze:systemd promtool:prometheus \
-	setcap:libcap2-bin
+	setcap:libcap2-bin dnsperf:dnsperf
 # What `make generate` uses: clang, the llvm-strip bpf2go picks to match it
 # (clang-14: llvm-strip-14), libbpf's headers (they bring the kernel's).
 BPF_TOOLS := $(CLANG):$(CLANG) $(subst clang,llvm-strip,$(CLANG)):$(subst clang,llvm,$(CLANG)) \

@@ -475,20 +475,6 @@ func TestDashboard(t *testing.T) {
 
 // ---- The tools ---------------------------------------------------------------
 
-// tool finds a command the test runs. Without it the test is skipped, or
-// fails under CI (AFXDP_REQUIRE_PRIVILEGED=1), where `make deps` installs it.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if os.Getenv(priv.CIEnv) == "1" {
-		t.Fatalf("%s not found (Debian package %s, which make deps installs) and %s=1 forbids skipping", name, pkg, priv.CIEnv)
-	}
-	t.Skipf("%s not found: install Debian's %s (make deps) to run this test", name, pkg)
-	return ""
-}
-
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
@@ -502,7 +488,7 @@ func run(t *testing.T, name string, args ...string) string {
 // query parses as PromQL (as a recording rule, with the dashboard's
 // variables filled in).
 func TestPromtool(t *testing.T) {
-	promtool := tool(t, "promtool", "prometheus")
+	promtool := priv.Tool(t, "promtool", "prometheus")
 	t.Log(run(t, promtool, "check", "rules", alertsFile))
 	t.Log(run(t, promtool, "test", "rules", alertsTest))
 
@@ -608,7 +594,7 @@ func TestUnitSettings(t *testing.T) {
 // replaced by a stub, which verify needs to exist), and systemd-sysusers
 // accepts the user's definition.
 func TestSystemdVerify(t *testing.T) {
-	analyze := tool(t, "systemd-analyze", "systemd")
+	analyze := priv.Tool(t, "systemd-analyze", "systemd")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "coredns")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
@@ -641,7 +627,7 @@ func TestSystemdVerify(t *testing.T) {
 		}
 	}
 
-	sysusers := tool(t, "systemd-sysusers", "systemd")
+	sysusers := priv.Tool(t, "systemd-sysusers", "systemd")
 	conf, err := os.ReadFile(sysusersFile)
 	if err != nil {
 		t.Fatal(err)

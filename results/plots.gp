@@ -8,7 +8,7 @@ set ylabel "replies/s"
 set yrange [0:*]
 set key outside below horizontal
 set grid ytics
-plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col, "" using 6 title col
+plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col, "" using 6 title col, "" using 7 title col
 
 set output "latency_cdf.png"
 set title "Latency at 50% of the kernel path's saturation (IPv4)"
@@ -22,4 +22,5 @@ plot "cdf-stock-hit4.dat" using 1:2 with lines lw 2 lc 1 dt 1 title "CoreDNS, ke
      "cdf-afxdp-off-hit4.dat" using 1:2 with lines lw 2 lc 2 dt 1 title "CoreDNS + afxdp, hot off, cache hits, IPv4", \
      "cdf-afxdp-hot-hit4.dat" using 1:2 with lines lw 2 lc 3 dt 1 title "CoreDNS + afxdp (hot answers), cache hits, IPv4", \
      "cdf-afxdp-xdp-hit4.dat" using 1:2 with lines lw 2 lc 4 dt 1 title "CoreDNS + afxdp (hot answers in XDP), cache hits, IPv4", \
-     "cdf-floor-hit4.dat" using 1:2 with lines lw 2 lc 5 dt 1 title "floor: XDP echo (XDP_TX), cache hits, IPv4"
+     "cdf-knot-hit4.dat" using 1:2 with lines lw 2 lc 5 dt 1 title "Knot DNS XDP (patched: adjust_meta call removed), cache hits, IPv4", \
+     "cdf-floor-hit4.dat" using 1:2 with lines lw 2 lc 6 dt 1 title "floor: XDP echo (XDP_TX), cache hits, IPv4"

@@ -126,22 +126,3 @@ func (r *run) capacitySection() string {
 	b.WriteString("\n")
 	return b.String()
 }
-
-// perS is a rate of run.txt as the prose says it: 10k/s, 12345/s.
-func perS(rate string) string {
-	k := kilo(rate)
-	if strings.HasSuffix(k, "k") {
-		k += "/s"
-	}
-	return k
-}
-
-// versions is the peers' versions after Knot's: dnsmasq's, and dnsdist's
-// when the run had it, as "; "-separated text.
-func versions(r *run) string {
-	v := r.meta["dnsmasq"]
-	if d := r.meta["dnsdist"]; d != "" {
-		v += "; " + d
-	}
-	return v
-}

@@ -676,8 +676,8 @@ func (r *run) wsSection() string {
 		"upstream's zone), after every other row, each system started afresh for each N. The CoreDNS rows ran\n"+
 		"their Corefile with `cache { success 2N+4096 }` (its 256 shards, each holding at most its share,\n"+
 		"fill unevenly), the afxdp rows also with `hot_entries 2N` (the hot table keeps its 8-way buckets\n"+
-		"at most half full), or the most the option takes (*configured* says which); Knot serves the\n"+
-		"wildcard, nothing to warm. Warm-up, %s asking every name in turn: once, the misses, at %s (the kernel path %s;\n"+
+		"at most half full), or the most the option takes (*configured* says which); %s\n"+
+		"Warm-up, %s asking every name in turn: once, the misses, at %s (the kernel path %s;\n"+
 		"at most 80 %% of the system's own miss peak when the run measured it), then once more at %s\n"+
 		"(%s; each name's first cache hit, which fills its hot entry, and the names the first pass lost),\n"+
 		"sleeping when idle so that the upstream, on the generator's CPU, keeps up. Then the ramp as above\n"+
@@ -689,7 +689,7 @@ func (r *run) wsSection() string {
 		"receive loop (*in XDP*: the answers the XDP program sent itself).\n\n"+
 		"| names | system | replies/s at saturation (%s) | vs 1,000 names | offered/s | answered/s | server CPU µs per answer | CPU 1 busy µs per answer | ramp: hot share (in XDP) | CPU step: hot share (in XDP) |\n"+
 		"|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-		strings.Join(sizes, ", "), r.gen(), perS("ws_miss"), perS("ws_miss_k"), perS("ws_hit"), perS("ws_hit_k"),
+		strings.Join(sizes, ", "), knotZone(r), r.gen(), perS("ws_miss"), perS("ws_miss_k"), perS("ws_hit"), perS("ws_hit_k"),
 		r.gen(), perS("ws_rate"), r.meta["ws_s"], r.gen())
 	share := func(h, x, all int64) string {
 		if h < 0 || all <= 0 {

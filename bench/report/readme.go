@@ -35,16 +35,16 @@ func readmeBlock(runs []*run) string {
 			v4, v6 := r.rows[sys+".hit4"], r.rows[sys+".hit6"]
 			if v4 == nil && v6 == nil {
 				if why, ok := r.notrun[sys]; ok {
-					fmt.Fprintf(&b, "| %s | not run: %s | | |\n", names[sys], why)
+					fmt.Fprintf(&b, "| %s | not run: %s | | |\n", r.name(sys), why)
 				}
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", names[sys], satOf(v4), satOf(v6), r.cpuOf(sys))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.name(sys), satOf(v4), satOf(v6), r.cpuOf(sys))
 		}
 		for _, m := range r.many {
 			if m.sources != "one" && m.xsk >= 0 && m.sent > 0 {
 				fmt.Fprintf(&b, "\n%s, %s sources at %d/s: %.1f %% of queries over AF_XDP, %.1f %% through the kernel.",
-					names[m.sys], m.sources, m.ask, 100*float64(m.xsk)/float64(m.sent), 100*float64(m.kernel)/float64(m.sent))
+					r.name(m.sys), m.sources, m.ask, 100*float64(m.xsk)/float64(m.sent), 100*float64(m.kernel)/float64(m.sent))
 			}
 		}
 		b.WriteString("\n")
@@ -61,14 +61,14 @@ func readmeBlock(runs []*run) string {
 					continue
 				}
 				if w.why != "" {
-					fmt.Fprintf(&b, "| %s | %s | not run: %s | |\n", names[sys], thousands(w.names), w.why)
+					fmt.Fprintf(&b, "| %s | %s | not run: %s | |\n", r.name(sys), thousands(w.names), w.why)
 					continue
 				}
 				cpu := "–"
 				if w.replies > 0 {
 					cpu = fmt.Sprintf("%.2f", (w.proc+w.napi+w.softirq)/1000/float64(w.replies))
 				}
-				fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", names[sys], thousands(w.names), w.peak, cpu)
+				fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", r.name(sys), thousands(w.names), w.peak, cpu)
 			}
 		}
 	}

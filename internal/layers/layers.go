@@ -19,10 +19,12 @@ const (
 	Route    = Module + "plugin/afxdp/route"
 	Datapath = Module + "plugin/afxdp/datapath"
 	Hot      = Module + "plugin/afxdp/hot"
+	NIC      = Module + "plugin/afxdp/nic"
 	Glue     = Module + "plugin/afxdp"
 	Internal = Module + "internal/" // test helpers: never a dependency of product code
 	DNS      = "github.com/miekg/dns"
 	CoreDNS  = "github.com/coredns/" // coredns, caddy and the rest
+	Prom     = "github.com/prometheus/"
 )
 
 // Rule is one package's place in the layering. Only the package's own code
@@ -51,34 +53,41 @@ var Rules = []Rule{
 	// rings, no codec, no DNS library, no CoreDNS.
 	{Pkg: BPF,
 		Outside:   []string{"github.com/cilium/ebpf", "golang.org/x/sys"},
-		Forbidden: []string{XSK, Frame, Route, Datapath, Hot, Glue, Internal, DNS, CoreDNS}},
+		Forbidden: []string{XSK, Frame, Route, Datapath, Hot, NIC, Glue, Internal, DNS, CoreDNS}},
 	// AF_XDP: UMEM and rings; nothing of BPF or DNS.
 	{Pkg: XSK,
 		Outside:   []string{"golang.org/x/sys"},
-		Forbidden: []string{BPF, Frame, Route, Datapath, Hot, Glue, Internal, DNS, CoreDNS}},
+		Forbidden: []string{BPF, Frame, Route, Datapath, Hot, NIC, Glue, Internal, DNS, CoreDNS}},
 	// The Ethernet/VLAN/IP/UDP codec: the standard library alone.
 	{Pkg: Frame,
-		Forbidden: []string{BPF, XSK, Route, Datapath, Hot, Glue, Internal, DNS, CoreDNS}},
+		Forbidden: []string{BPF, XSK, Route, Datapath, Hot, NIC, Glue, Internal, DNS, CoreDNS}},
 	// The kernel's routing state over rtnetlink: no BPF, rings or DNS.
 	{Pkg: Route,
 		Outside:   []string{"golang.org/x/sys"},
-		Forbidden: []string{BPF, XSK, Frame, Datapath, Hot, Glue, Internal, DNS, CoreDNS}},
+		Forbidden: []string{BPF, XSK, Frame, Datapath, Hot, NIC, Glue, Internal, DNS, CoreDNS}},
 	// One interface's datapath: composes the four, still no DNS library or
 	// CoreDNS (its Handler gets bytes).
 	{Pkg: Datapath,
 		Imports:   []string{BPF, XSK, Frame, Route},
 		Outside:   []string{"golang.org/x/sys"},
-		Forbidden: []string{Hot, Glue, Internal, DNS, CoreDNS}},
+		Forbidden: []string{Hot, NIC, Glue, Internal, DNS, CoreDNS}},
 	// Hot answers: DNS wire format (miekg/dns to fill), nothing of CoreDNS,
 	// rings, frames or BPF.
 	{Pkg: Hot,
 		Outside:   []string{DNS},
-		Forbidden: []string{BPF, XSK, Frame, Route, Datapath, Glue, Internal, CoreDNS}},
+		Forbidden: []string{BPF, XSK, Frame, Route, Datapath, NIC, Glue, Internal, CoreDNS}},
+	// What the driver says it can do for XDP, over generic netlink: asked
+	// by the glue alone (to log and export it), so it knows nothing of the
+	// datapath, and nothing of CoreDNS or Prometheus.
+	{Pkg: NIC,
+		Outside:   []string{"golang.org/x/sys"},
+		Forbidden: []string{BPF, XSK, Frame, Route, Datapath, Hot, Glue, Internal, DNS, CoreDNS, Prom}},
 	// The CoreDNS glue: datapath and hot; bpf and xsk directly (attach
 	// modes, counters and socket settings in the Corefile); frame (the
-	// header an inline answer gets) and route (the address watch).
+	// header an inline answer gets), route (the address watch) and nic
+	// (the driver's features, logged and exported).
 	{Pkg: Glue,
-		Imports: []string{BPF, XSK, Frame, Route, Datapath, Hot},
+		Imports: []string{BPF, XSK, Frame, Route, Datapath, Hot, NIC},
 		Outside: []string{"github.com/coredns/caddy", "github.com/coredns/coredns", DNS,
 			"github.com/prometheus/client_golang", "golang.org/x/sys"},
 		Forbidden: []string{Internal}},
@@ -138,6 +147,7 @@ var readmeNames = []struct{ intro, short, pkg string }{
 	{"`plugin/afxdp/route`", "route", Route},
 	{"`plugin/afxdp/datapath`", "datapath", Datapath},
 	{"`plugin/afxdp/hot`", "hot", Hot},
+	{"`plugin/afxdp/nic`", "nic", NIC},
 	{"`plugin/afxdp`", "", Glue},
 }
 

@@ -144,7 +144,8 @@ func TestReadmeLayers(t *testing.T) {
 // TestReadmeImports holds the README reader to made-up paragraphs.
 func TestReadmeImports(t *testing.T) {
 	intro := "`bpf/` is the program. `plugin/afxdp/xsk` is AF_XDP; it imports none of bpf, frame or route. " +
-		"`plugin/afxdp/frame` is the codec. `plugin/afxdp/route` reads routes; it imports none of the others. "
+		"`plugin/afxdp/frame` is the codec. `plugin/afxdp/route` reads routes; it imports none of the others. " +
+		"`plugin/afxdp/nic` reads the driver's features; it imports none of them. "
 	for _, tc := range []struct {
 		name, para string
 		want       map[string][]string
@@ -157,7 +158,7 @@ func TestReadmeImports(t *testing.T) {
 				"`plugin/afxdp/hot` holds hot answers (`bpf/hot.h` is the program's). " +
 				"`plugin/afxdp` is the glue: it imports datapath and hot, and bpf (attach modes,\ncounters) and xsk (socket settings) directly; it feeds metrics.\n\nNext paragraph: it imports route.",
 			want: map[string][]string{
-				BPF: {}, XSK: {}, Frame: {}, Route: {}, Hot: {},
+				BPF: {}, XSK: {}, Frame: {}, Route: {}, Hot: {}, NIC: {},
 				Datapath: {BPF, XSK, Frame, Route},
 				Glue:     {Datapath, Hot, BPF, XSK},
 			},
@@ -166,7 +167,7 @@ func TestReadmeImports(t *testing.T) {
 			name: "the list stops at the first word that names no package",
 			para: "**Layers.** " + intro + "`plugin/afxdp/datapath` imports bpf and a hot path. `plugin/afxdp/hot` x. `plugin/afxdp` imports hot.",
 			want: map[string][]string{
-				BPF: {}, XSK: {}, Frame: {}, Route: {}, Hot: {},
+				BPF: {}, XSK: {}, Frame: {}, Route: {}, Hot: {}, NIC: {},
 				Datapath: {BPF},
 				Glue:     {Hot},
 			},

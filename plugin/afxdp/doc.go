@@ -15,7 +15,7 @@
 // and frame (the header of an inline answer) and route (the address watch).
 // None of them may import it, nor CoreDNS, caddy or Prometheus: what they
 // need from here comes in through datapath's Handler and InlineHandler
-// interfaces (datapath/request.go) and through plain arguments.
+// interfaces (datapath/handler.go) and through plain arguments.
 // internal/layers holds every package to its list of imports.
 //
 // # Reading order
@@ -24,54 +24,69 @@
 // step leans on the ones before it. The list names every file of the
 // package but this one and its tests, and a test holds it to that.
 //
-// Corefile: one server block's afxdp directive, parsed and checked.
-//
-//   - setup.go: the directive's registration, its parser (parse,
-//     parseOption) and setup, which records the block's claim on the
-//     Corefile's generation and installs the UDP writer decorator through
-//     which CoreDNS hands over its live servers.
-//
-// Settings: what a block asked for, and whether this process can give it.
+// Corefile: what one server block's afxdp directive says.
 //
 //   - settings.go: a block's settings (datapath.Options, the hot mode,
 //     hot_entries, the handover token) and their defaults.
+//   - parse.go: the plugin's name and log, and the directive's parser
+//     (parse, parseOption), which reads the settings and checks them.
+//
+// Settings: whether this process can give what a block asked for.
+//
 //   - privileges.go: the capabilities and the memlock limit the settings
 //     need, checked at setup so that the Corefile line gets the error.
 //
-// Policy: which blocks answer hot.
+// Policy: which blocks answer hot, and where.
 //
-//   - eligible.go: whether a block's cache hits can be answered hot
-//     (blockPolicy: cache present, only transparent plugins ahead of it) and
-//     how a server routes a query name to its block (zoneRoute).
+//   - eligible.go: the plugins that may run ahead of cache, and the cache
+//     options under which a hot answer would differ from the chain's.
+//   - hotpolicy.go: the hot decision, whole: a block's (blockPolicy,
+//     policyOf, blockHot), an interface's XDP tier (tierFor) and a
+//     listener's (decideListener). The rest reads its results.
+//   - zoneroute.go: how a server routes a query name to its block
+//     (zoneRoute), read from CoreDNS's server.
 //
 // Registry: interfaces shared across Corefile generations.
 //
+//   - listenkey.go: listener keys: a CoreDNS server's address:port.
 //   - generation.go: what one loaded Corefile claims (interfaces, blocks,
-//     listeners), its hot decision at start, and its start and stop hooks.
-//   - registry.go: the process-wide registry of interfaces: open, reopen
-//     on changed settings, keep across reloads, hand over to or take over
-//     from another process, release.
+//     listeners).
 //   - addrwatch.go: the address watch that keeps wildcard listeners on the
 //     interface's current addresses.
 //   - listenbuf.go: the larger receive buffer the kernel listeners get for
 //     the moments they answer alone (a handover, a reopen).
 //   - wake.go: after a handover, waking the old process's blocked reader
 //     on the listener it shares with the new one.
+//   - handover.go: what a handover logs and counts.
+//   - nicmetrics.go: what the interface's driver says it can do for XDP,
+//     exported when the interface is opened.
+//   - listener.go: a live server reached through an interface, and the
+//     table that maps a query's destination to its listener: what the
+//     registry keeps per interface and the serving path reads.
+//   - registryplan.go: the registry's decisions that need no kernel: how
+//     a changed claim reopens an interface, which destinations the filter
+//     serves, which listeners wait for a reload's takeover.
+//   - registry.go: the process-wide registry of interfaces: open, reopen
+//     on changed settings, keep across reloads, hand over to or take over
+//     from another process, release.
+//   - lifecycle.go: a generation's hooks: its hot decision at start, its
+//     start, its servers' arrival, its stop.
+//   - setup.go: the directive's registration and setup, which records the
+//     block's claim on the Corefile's generation and installs the UDP
+//     writer decorator through which CoreDNS hands over its live servers.
 //
 // Serving: from a frame to the chain's answer.
 //
-//   - listener.go: listener keys (a CoreDNS server's address:port) and the
-//     table that maps a query's destination to its listener.
 //   - bridge.go: the datapath's Handler and InlineHandler: a query goes to
 //     its server's own ServeDNS, or is answered hot in the receive loop.
 //   - writer.go: the dns.ResponseWriter whose answers leave through the TX
 //     ring (addresses, TSIG, the hot table's fill).
-//   - hotanswers.go: a listener's hot answers in the receive loop: the
-//     tier it uses, answering, filling from the chain's replies, flushing
-//     the counts into CoreDNS's series.
-//   - hotxdp.go: hot answers in the XDP program: where XDP_TX delivers
-//     (tierFor) and the exporter that writes the receive loop's entries
-//     into the program's table.
+//   - hotanswers.go: a listener's hot answers in the receive loop:
+//     answering, filling from the chain's replies, flushing the counts
+//     into CoreDNS's series.
+//   - hotxdp.go: hot answers in the XDP program: the exporter that writes
+//     the receive loop's entries into the program's table, and the
+//     refresher that runs it for every interface.
 //   - ready.go: afxdp's handler in the chain (the end of it) and the
 //     ready plugin's question.
 //
@@ -81,6 +96,4 @@
 //     scrape time (datapath, XDP program and hot counters).
 //   - hotmetrics.go: the CoreDNS series a hot answer moves, as a cache hit
 //     through the chain would.
-//   - handovermetrics.go: the handover series, counted where handovers
-//     happen.
 package afxdp

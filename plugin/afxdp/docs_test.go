@@ -15,10 +15,10 @@ import (
 )
 
 // parserOptions are the option names parseOption accepts: the string
-// cases of its switch, read from setup.go.
+// cases of its switch, read from parse.go.
 func parserOptions(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "setup.go", nil, 0)
+	f, err := parser.ParseFile(token.NewFileSet(), "parse.go", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func blockOptions(text, prefix string) []string {
 	return opts
 }
 
-// TestDocumentedOptions: the plugin README's syntax block, setup.go's
+// TestDocumentedOptions: the plugin README's syntax block, parse.go's
 // comment and the parser name the same options.
 func TestDocumentedOptions(t *testing.T) {
 	want := parserOptions(t)
@@ -80,23 +80,24 @@ func TestDocumentedOptions(t *testing.T) {
 	if got := blockOptions(string(readme), ""); !slices.Equal(got, want) {
 		t.Errorf("README.md's syntax block lists %v; the parser takes %v", got, want)
 	}
-	src, err := os.ReadFile("setup.go")
+	src, err := os.ReadFile("parse.go")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := blockOptions(string(src), "//"); !slices.Equal(got, want) {
-		t.Errorf("setup.go's comment lists %v; the parser takes %v", got, want)
+		t.Errorf("parse.go's comment lists %v; the parser takes %v", got, want)
 	}
 }
 
 // TestDocumentedMetrics: the plugin README's Metrics section lists
-// exactly the metrics the plugin exports (its collector's and the
-// handover vectors).
+// exactly the metrics the plugin exports (its collector's, the handover
+// vectors and the driver's features).
 func TestDocumentedMetrics(t *testing.T) {
 	ch := make(chan *prometheus.Desc, 100)
 	collector{}.Describe(ch)
 	handoverEvents.Describe(ch)
 	handoverKernel.Describe(ch)
+	xdpFeatures.Describe(ch)
 	close(ch)
 	fq := regexp.MustCompile(`fqName: "([a-z_]+)"`)
 	var want []string

@@ -1,7 +1,6 @@
 package afxdp
 
 import (
-	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -20,7 +19,7 @@ import (
 // scrape sees them at most this late.
 const hotFlush = 250 * time.Millisecond
 
-// Hot entries are filed per client family (the hot table's listener
+// Hot entries are filed per client family (the hot table's family
 // number): the family is a label of CoreDNS's request metrics, and it sets
 // the size above which the chain compresses.
 const (
@@ -57,60 +56,36 @@ type hotListener struct {
 // maxHotReasons bounds hot.Reason's values (a test checks it).
 const maxHotReasons = 64
 
-// newHotListener returns nil where no block of the server answers hot.
-// tier says whether the XDP program can answer on the interface (and why
-// not); a block's `hot user` or `hot xdp` overrides it.
+// newHotListener returns nil where no block of the server answers hot
+// (decideListener); tier is what the interface allows of the XDP program.
 func newHotListener(g *generation, s *dnsserver.Server, retired *hotCounts, tier xdpTier) *hotListener {
 	if g == nil {
 		return nil
 	}
 	route, why := routeOf(s, g.policies)
-	entries := 0
-	for _, p := range route {
-		if p.on() {
-			entries = max(entries, p.entries)
-		}
-	}
+	d := decideListener(route, why, tier)
 	g.mu.Lock()
 	logged := g.hotLog[s.Addr]
 	g.hotLog[s.Addr] = true
 	g.mu.Unlock()
-	if why != "" || entries == 0 {
-		if why != "" && !logged {
-			log.Infof("hot answers off for listener %s: %s", s.Addr, why)
+	if d.entries == 0 {
+		if d.why != "" && !logged {
+			log.Infof("hot answers off for listener %s: %s", s.Addr, d.why)
 		}
 		return nil
 	}
-	hl := &hotListener{table: hot.NewTable(entries), route: route, server: s.Addr, stop: make(chan struct{}), retired: retired,
-		series: map[seriesKey]*hotSeries{}, xdp: tier.ok}
-	hl.xdp, tier.why = tierOf(route, tier)
+	hl := &hotListener{table: hot.NewTable(d.entries), route: route, server: s.Addr, stop: make(chan struct{}), retired: retired,
+		series: map[seriesKey]*hotSeries{}, xdp: d.xdp}
 	if !logged {
 		if hl.xdp {
 			log.Infof("hot answers for listener %s on %s: in the XDP program and the receive loop", s.Addr, tier.iface)
 		} else {
-			log.Infof("hot answers for listener %s on %s: in the receive loop only (%s)", s.Addr, tier.iface, tier.why)
+			log.Infof("hot answers for listener %s on %s: in the receive loop only (%s)", s.Addr, tier.iface, d.why)
 		}
 	}
 	hl.done.Add(1)
 	go hl.flusher()
 	return hl
-}
-
-// tierOf: `hot user` in any block of the listener keeps its answers in
-// the receive loop; otherwise `hot xdp` in any puts them in the program
-// too; otherwise the interface decides.
-func tierOf(route zoneRoute, tier xdpTier) (bool, string) {
-	xdp, why := tier.ok, tier.why
-	for _, p := range route {
-		switch {
-		case !p.on():
-		case p.tier == hotUser:
-			return false, fmt.Sprintf("hot user in %s", p)
-		case p.tier == hotXDP:
-			xdp, why = true, ""
-		}
-	}
-	return xdp, why
 }
 
 // answer is the receive loop's hook: a hot answer into out, or 0.
@@ -132,7 +107,7 @@ func (hl *hotListener) answer(h *frame.Header, query, out []byte) int {
 	return n
 }
 
-// familyOf is the hot table's listener number for a client, and whether
+// familyOf is the hot table's family number for a client, and whether
 // it is an IPv6 one.
 func familyOf(client netip.Addr) (uint32, bool) {
 	if client.Is4() {

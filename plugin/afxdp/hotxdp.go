@@ -1,6 +1,7 @@
 package afxdp
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -27,49 +28,6 @@ const (
 	// back), so idle names do not hold cells a busy one could use.
 	xdpIdle = 5 * time.Second
 )
-
-// xdpTier is what an interface allows of hot answers in the XDP program.
-type xdpTier struct {
-	iface string
-	ok    bool
-	why   string // why not, when !ok
-}
-
-// tierFor: XDP_TX delivers in generic mode (the frame goes out through
-// the stack) and from a physical NIC's driver. A veth's XDP_TX frames go
-// into its peer's NAPI: without one the kernel drops them, and with GRO
-// alone they wait for the peer's next traffic; only an XDP program on the
-// peer takes them at once. The peer's side cannot be seen from this
-// namespace: `hot xdp` says the operator made sure.
-func tierFor(name string, dp *datapath.Interface) xdpTier {
-	t := xdpTier{iface: name}
-	switch {
-	case dp == nil:
-		t.why = "no datapath"
-	case dp.XDPMode() == bpf.ModeGeneric:
-		t.ok = true
-	case driverOf(name) == "veth":
-		t.why = "a veth in native mode: its XDP_TX frames reach the peer at once only if the peer " +
-			"has an XDP program; say `hot xdp` where it has"
-	default:
-		t.ok = true
-	}
-	return t
-}
-
-// driverOf is the interface's driver as ethtool names it, "" if unknown.
-func driverOf(name string) string {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return ""
-	}
-	defer unix.Close(fd)
-	info, err := unix.IoctlGetEthtoolDrvinfo(fd, name)
-	if err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(info.Driver[:])
-}
 
 // xdpExporter keeps one interface's hot table in the program. Each entry
 // it holds has a first cell (and two more if large) and a slot of hit
@@ -400,7 +358,7 @@ func fitsXDP(e *hot.Export) bool {
 // TTLs read at base (CLOCK_MONOTONIC).
 func hotEntry(e *hot.Export, id uint32, base time.Duration) bpf.HotEntry {
 	return bpf.HotEntry{
-		Listener: id, QType: e.QType, DO: e.DO, CD: e.CD, V6: e.Listener == famV6,
+		Listener: id, QType: e.QType, DO: e.DO, CD: e.CD, V6: e.Family == famV6,
 		Name: e.Name, Base: base, TTL: e.TTL, TTLAt: e.TTLAt,
 		AA: e.AA, RA: e.RA, AD: e.AD, ADKnown: e.ADKnown, Rcode: e.Rcode,
 		AN: e.AN, NS: e.NS, EX: e.EX, RRs: e.RRs,
@@ -414,4 +372,56 @@ func threadCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ts.Nano())
+}
+
+// refreshXDP keeps every interface's hot table in the XDP program, for
+// the life of the process.
+func (r *registry) refreshXDP() {
+	runtime.LockOSThread() // its CPU time is the refreshes' (threadCPU)
+	t := time.NewTicker(xdpRefresh)
+	defer t.Stop()
+	failed := map[string]string{}
+	for range t.C {
+		for _, j := range r.xdpJobs() {
+			if j.f.xdp == nil || j.f.xdp.dp != j.dp {
+				j.f.xdp = newXDPExporter(j.dp, j.dp.Filter(), &j.f.xdpStats) // a new program: its own table and counters
+			}
+			err := j.f.xdp.refresh(j.ls)
+			switch {
+			case err != nil && failed[j.f.name] != err.Error():
+				log.Warningf("interface %s: hot answers in XDP: %v", j.f.name, err)
+				failed[j.f.name] = err.Error()
+			case err == nil:
+				delete(failed, j.f.name)
+			}
+		}
+	}
+}
+
+type xdpJob struct {
+	f  *iface
+	dp *datapath.Interface
+	ls []xdpListener
+}
+
+// xdpJobs lists what each interface's program answers now.
+func (r *registry) xdpJobs() []xdpJob {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var jobs []xdpJob
+	for _, f := range r.ifaces {
+		if f.dp == nil {
+			continue
+		}
+		var ls []xdpListener
+		for _, l := range f.listeners {
+			if id := l.xdpID(); id != 0 {
+				ls = append(ls, xdpListener{id: id, hl: l.hot})
+			}
+		}
+		if len(ls) > 0 || f.xdp != nil {
+			jobs = append(jobs, xdpJob{f: f, dp: f.dp, ls: ls})
+		}
+	}
+	return jobs
 }

@@ -1,9 +1,9 @@
 package afxdp
 
 import (
-	"fmt"
+	"maps"
 	"net/netip"
-	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,7 +59,7 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f := r.ifaces[cl.name]
 	if f != nil && !f.opts.Equal(cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
-		if f.dp.CanReopen(cl.opts) {
+		if reopenStepFor(f.opts, cl.opts, f.dp.CanReopen(cl.opts)) == reopenOnLink {
 			dp, err := datapath.Reopen(f.dp, cl.opts)
 			if err := r.replace(f, dp, err); err != nil {
 				return err // the old generation loses it too: the kernel answers
@@ -160,42 +160,9 @@ func (r *registry) wakeTargets(name string) []netip.AddrPort {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if f := r.ifaces[name]; f != nil {
-		return wakeTargets(f)
+		return wakeTargets(slices.Collect(maps.Keys(f.listeners)))
 	}
 	return nil
-}
-
-func logHandover(name string, dp *datapath.Interface, e datapath.HandoverEvent) {
-	if ev := handoverEventNames[e.Kind]; ev != "" {
-		handoverEvents.WithLabelValues(name, ev).Inc()
-	}
-	switch e.Kind {
-	case datapath.HandedOver:
-		if e.Err != nil {
-			log.Warningf("interface %s: handed over to %s; closing the sockets: %v", name, pidName(e.PID), e.Err)
-			return
-		}
-		log.Infof("interface %s: handed over to %s (%s)", name, pidName(e.PID), queueSummary(dp.Stats()))
-	case datapath.Refused:
-		log.Warningf("interface %s: refused to hand it over to %s: %v", name, pidName(e.PID), e.Err)
-	case datapath.Abandoned:
-		log.Warningf("interface %s: %s did not complete the handover; keeping it: %v", name, pidName(e.PID), e.Err)
-	case datapath.KernelWindow:
-		handoverKernel.WithLabelValues(name).Set(e.Took.Seconds())
-		id, _ := dp.LinkID()
-		log.Infof("interface %s: took it over from %s (XDP link %d kept; XDP %s mode, %s, %d queue(s)); "+
-			"the kernel listener answered alone for %v", name, pidName(e.PID), id, dp.XDPMode(), copyMode(dp.ZeroCopy()),
-			len(dp.Queues()), e.Took.Round(100*time.Microsecond))
-	}
-}
-
-// pidName names a peer process; SO_PEERCRED gives 0 for one in another
-// PID namespace (another pod).
-func pidName(pid int) string {
-	if pid == 0 {
-		return "another PID namespace"
-	}
-	return fmt.Sprintf("pid %d", pid)
 }
 
 // open opens f's datapath with f.opts, serves its listeners and follows
@@ -213,64 +180,14 @@ func (r *registry) open(f *iface) error {
 func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	f.dp = dp
 	handoverSeries(f.name)
+	features := driverFeatures(f.name)
 	if _, ok := dp.TakenFrom(); !ok {
-		log.Infof("interface %s: XDP %s mode, %s, %d queue(s)", f.name, dp.XDPMode(), copyMode(dp.ZeroCopy()), len(dp.Queues()))
+		log.Infof("interface %s: XDP %s mode (xdp_mode %s), %s (bind_mode %s), %d queue(s); driver XDP features: %s",
+			f.name, dp.XDPMode(), f.opts.XDPMode, copyMode(dp.ZeroCopy()), f.opts.Socket.Bind, len(dp.Queues()), features)
 	}
 	r.reconcile(f)
 	go r.follow(f.name, dp)
 	r.xdpOnce.Do(func() { go r.refreshXDP() })
-}
-
-// refreshXDP keeps every interface's hot table in the XDP program, for
-// the life of the process.
-func (r *registry) refreshXDP() {
-	runtime.LockOSThread() // its CPU time is the refreshes' (threadCPU)
-	t := time.NewTicker(xdpRefresh)
-	defer t.Stop()
-	failed := map[string]string{}
-	for range t.C {
-		for _, j := range r.xdpJobs() {
-			if j.f.xdp == nil || j.f.xdp.dp != j.dp {
-				j.f.xdp = newXDPExporter(j.dp, j.dp.Filter(), &j.f.xdpStats) // a new program: its own table and counters
-			}
-			err := j.f.xdp.refresh(j.ls)
-			switch {
-			case err != nil && failed[j.f.name] != err.Error():
-				log.Warningf("interface %s: hot answers in XDP: %v", j.f.name, err)
-				failed[j.f.name] = err.Error()
-			case err == nil:
-				delete(failed, j.f.name)
-			}
-		}
-	}
-}
-
-type xdpJob struct {
-	f  *iface
-	dp *datapath.Interface
-	ls []xdpListener
-}
-
-// xdpJobs lists what each interface's program answers now.
-func (r *registry) xdpJobs() []xdpJob {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var jobs []xdpJob
-	for _, f := range r.ifaces {
-		if f.dp == nil {
-			continue
-		}
-		var ls []xdpListener
-		for _, l := range f.listeners {
-			if id := l.xdpID(); id != 0 {
-				ls = append(ls, xdpListener{id: id, hl: l.hot})
-			}
-		}
-		if len(ls) > 0 || f.xdp != nil {
-			jobs = append(jobs, xdpJob{f: f, dp: f.dp, ls: ls})
-		}
-	}
-	return jobs
 }
 
 // drop forgets an interface whose datapath is gone: nothing of afxdp is
@@ -284,13 +201,6 @@ func (r *registry) drop(f *iface) {
 	if r.dropped != nil {
 		r.dropped[f.name] = f
 	}
-}
-
-func copyMode(zc bool) string {
-	if zc {
-		return "zero-copy"
-	}
-	return "copy mode"
 }
 
 // setListener points a listener at the server g just started. It replaces
@@ -345,11 +255,9 @@ func (r *registry) release(g *generation) {
 		}
 		delete(f.refs, g)
 		var retired []*listener
-		for k, l := range f.listeners {
-			if l.gen == g {
-				delete(f.listeners, k)
-				retired = append(retired, l)
-			}
+		for _, k := range retiringKeys(f.listeners, g) {
+			retired = append(retired, f.listeners[k])
+			delete(f.listeners, k)
 		}
 		defer func() {
 			for _, l := range retired {
@@ -372,15 +280,8 @@ func (r *registry) release(g *generation) {
 // generation expects to take over?
 func (r *registry) awaitingHandover(g *generation) bool {
 	for name, f := range r.ifaces {
-		for k, l := range f.listeners {
-			if l.gen != g {
-				continue
-			}
-			for other := range f.refs {
-				if other != g && r.gens[other] && other.claims[name] != nil && other.claims[name].keys[k] {
-					return true
-				}
-			}
+		if awaitsTakeover(g, name, f.listeners, f.refs, r.gens) {
+			return true
 		}
 	}
 	return false
@@ -416,20 +317,7 @@ func (r *registry) addrsChanged(name string) {
 // (back to the kernel), the table next, new entries last, so a redirected
 // query always finds its server.
 func (r *registry) reconcile(f *iface) error {
-	want := map[netip.AddrPort]bool{}
-	addrs := interfaceAddrs(f.name)
-	for k := range f.listeners {
-		switch k.scope {
-		case scopeHost:
-			want[netip.AddrPortFrom(k.host, k.port)] = true
-		default:
-			for _, a := range addrs {
-				if k.scope == scopeAll || a.Is4() {
-					want[netip.AddrPortFrom(a, k.port)] = true
-				}
-			}
-		}
-	}
+	want := servedAddrs(slices.Collect(maps.Keys(f.listeners)), interfaceAddrs(f.name))
 	t := newTable(f.listeners)
 	var firstErr error
 	keep := func(err error) {
@@ -437,10 +325,8 @@ func (r *registry) reconcile(f *iface) error {
 			firstErr = err
 		}
 	}
-	for _, ap := range f.dp.Served() {
-		if !want[ap] {
-			keep(f.dp.Unserve(ap))
-		}
+	for _, ap := range staleAddrs(f.dp.Served(), want) {
+		keep(f.dp.Unserve(ap))
 	}
 	f.bridge.table.Store(t)
 	// A listener's number changes with its server: from here on, the
@@ -456,31 +342,4 @@ func (f *iface) stopWatch() {
 		f.watch.Stop()
 		f.watch = nil
 	}
-}
-
-// queueSummary is what an operator checks after a handover: what the
-// queues received and sent, and what they dropped.
-func queueSummary(stats []datapath.QueueStats) string {
-	var t datapath.QueueStats
-	var x [4]uint64
-	for _, q := range stats {
-		t.Add(&q)
-		x[0] += q.XDP.Rx_dropped
-		x[1] += q.XDP.Rx_ring_full
-		x[2] += q.XDP.Rx_fill_ring_empty_descs
-		x[3] += q.XDP.Tx_invalid_descs
-	}
-	var drops uint64
-	for _, d := range t.Drops {
-		drops += d
-	}
-	return fmt.Sprintf("received %d, sent %d, dropped %d; AF_XDP rx_dropped %d, rx_ring_full %d, fill_ring_empty %d, tx_invalid %d",
-		t.RxFrames, t.TxFrames, drops, x[0], x[1], x[2], x[3])
-}
-
-var handoverEventNames = map[datapath.HandoverKind]string{
-	datapath.HandedOver:   "handed_over",
-	datapath.KernelWindow: "taken_over",
-	datapath.Refused:      "refused",
-	datapath.Abandoned:    "abandoned",
 }

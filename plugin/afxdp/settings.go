@@ -57,9 +57,6 @@ func parseHotMode(s string) (hotMode, error) {
 	return hotAuto, fmt.Errorf("%q: want auto, on, off, user or xdp", s)
 }
 
-// required: the block fails start-up where hot answers cannot be given.
-func (m hotMode) required() bool { return m == hotOn || m == hotUser || m == hotXDP }
-
 // parseToken checks a handover token: what two processes must share for
 // one to take an interface over from the other.
 func parseToken(s string) (string, error) {

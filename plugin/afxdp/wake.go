@@ -23,10 +23,11 @@ const (
 
 var wakeMsg = []byte{0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0} // a header: response, no records
 
-// wakeTargets is where f's kernel listeners can be reached from this host.
-func wakeTargets(f *iface) []netip.AddrPort {
+// wakeTargets is where the kernel listeners of keys can be reached from
+// this host.
+func wakeTargets(keys []listenKey) []netip.AddrPort {
 	var out []netip.AddrPort
-	for k := range f.listeners {
+	for _, k := range keys {
 		switch k.scope {
 		case scopeHost:
 			out = append(out, netip.AddrPortFrom(k.host, k.port))

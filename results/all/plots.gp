@@ -8,7 +8,7 @@ set ylabel "replies/s"
 set yrange [0:*]
 set key outside below horizontal
 set grid ytics
-plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col, "" using 6 title col, "" using 7 title col, "" using 8 title col
+plot "throughput.dat" using 2:xtic(1) title col, "" using 3 title col, "" using 4 title col, "" using 5 title col, "" using 6 title col, "" using 7 title col, "" using 8 title col, "" using 9 title col, "" using 10 title col
 
 set output "latency_cdf.png"
 set title "Latency at 50% of the kernel path's saturation (IPv4)"
@@ -20,13 +20,16 @@ set yrange [0:1]
 set key outside below vertical maxrows 5
 plot "cdf-stock-hit4.dat" using 1:2 with lines lw 2 lc 1 dt 1 title "CoreDNS, kernel UDP, cache hits, IPv4", \
      "cdf-dnsmasq-hit4.dat" using 1:2 with lines lw 2 lc 2 dt 1 title "dnsmasq, kernel UDP, cache hits, IPv4", \
-     "cdf-afxdp-off-hit4.dat" using 1:2 with lines lw 2 lc 3 dt 1 title "CoreDNS + afxdp, hot off, cache hits, IPv4", \
-     "cdf-afxdp-hot-hit4.dat" using 1:2 with lines lw 2 lc 4 dt 1 title "CoreDNS + afxdp (hot answers), cache hits, IPv4", \
-     "cdf-afxdp-xdp-hit4.dat" using 1:2 with lines lw 2 lc 5 dt 1 title "CoreDNS + afxdp (hot answers in XDP), cache hits, IPv4", \
-     "cdf-reflector-hit4.dat" using 1:2 with lines lw 2 lc 6 dt 1 title "afxdp datapath alone, cache hits, IPv4", \
-     "cdf-floor-hit4.dat" using 1:2 with lines lw 2 lc 7 dt 1 title "floor: XDP echo (XDP_TX), cache hits, IPv4", \
+     "cdf-dnsdist-hit4.dat" using 1:2 with lines lw 2 lc 3 dt 1 title "dnsdist (packet cache), kernel UDP, cache hits, IPv4", \
+     "cdf-afxdp-off-hit4.dat" using 1:2 with lines lw 2 lc 4 dt 1 title "CoreDNS + afxdp, hot off, cache hits, IPv4", \
+     "cdf-afxdp-hot-hit4.dat" using 1:2 with lines lw 2 lc 5 dt 1 title "CoreDNS + afxdp (hot answers), cache hits, IPv4", \
+     "cdf-afxdp-xdp-hit4.dat" using 1:2 with lines lw 2 lc 6 dt 1 title "CoreDNS + afxdp (hot answers in XDP), cache hits, IPv4", \
+     "cdf-knot-hit4.dat" using 1:2 with lines lw 2 lc 7 dt 1 title "Knot DNS XDP (patched: adjust_meta call removed), cache hits, IPv4", \
+     "cdf-reflector-hit4.dat" using 1:2 with lines lw 2 lc 8 dt 1 title "afxdp datapath alone, cache hits, IPv4", \
+     "cdf-floor-hit4.dat" using 1:2 with lines lw 2 lc 9 dt 1 title "floor: XDP echo (XDP_TX), cache hits, IPv4", \
      "cdf-stock-miss4.dat" using 1:2 with lines lw 2 lc 1 dt 2 title "CoreDNS, kernel UDP, cache misses, IPv4", \
      "cdf-dnsmasq-miss4.dat" using 1:2 with lines lw 2 lc 2 dt 2 title "dnsmasq, kernel UDP, cache misses, IPv4", \
-     "cdf-afxdp-off-miss4.dat" using 1:2 with lines lw 2 lc 3 dt 2 title "CoreDNS + afxdp, hot off, cache misses, IPv4", \
-     "cdf-afxdp-hot-miss4.dat" using 1:2 with lines lw 2 lc 4 dt 2 title "CoreDNS + afxdp (hot answers), cache misses, IPv4", \
-     "cdf-afxdp-xdp-miss4.dat" using 1:2 with lines lw 2 lc 5 dt 2 title "CoreDNS + afxdp (hot answers in XDP), cache misses, IPv4"
+     "cdf-dnsdist-miss4.dat" using 1:2 with lines lw 2 lc 3 dt 2 title "dnsdist (packet cache), kernel UDP, cache misses, IPv4", \
+     "cdf-afxdp-off-miss4.dat" using 1:2 with lines lw 2 lc 4 dt 2 title "CoreDNS + afxdp, hot off, cache misses, IPv4", \
+     "cdf-afxdp-hot-miss4.dat" using 1:2 with lines lw 2 lc 5 dt 2 title "CoreDNS + afxdp (hot answers), cache misses, IPv4", \
+     "cdf-afxdp-xdp-miss4.dat" using 1:2 with lines lw 2 lc 6 dt 2 title "CoreDNS + afxdp (hot answers in XDP), cache misses, IPv4"

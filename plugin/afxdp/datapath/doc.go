@@ -19,7 +19,7 @@
 //
 // # Where to start
 //
-// request.go holds the interfaces a caller implements or is handed
+// handler.go holds the interfaces a caller implements or is handed
 // (Handler, InlineHandler, Sender, Request). Then interface.go (Open,
 // Reopen, Reclaim, Serve, Close: one interface's life), queue.go (the
 // receive loop of one queue, inline answers, the TX side, the handoff to

@@ -97,7 +97,7 @@ func TestDifferential(t *testing.T) {
 	c := newChain(t)
 	tab := NewTable(1024)
 	rng := rand.New(rand.NewPCG(1, 2))
-	const listener = 7
+	const family = 7
 	var (
 		seen = map[Reason]int{}
 		dst  = make([]byte, 4096)
@@ -134,7 +134,7 @@ func TestDifferential(t *testing.T) {
 							t.Fatalf("%s: %v", name, err)
 						}
 					}
-					if r := tab.Fill(listener, fw, w.msg, fillAt); r != cs.fill {
+					if r := tab.Fill(family, fw, w.msg, fillAt); r != cs.fill {
 						t.Fatalf("%s: Fill = %v, want %v\n%v", name, r, cs.fill, w.msg)
 					}
 					if cs.fill != OK {
@@ -158,7 +158,7 @@ func TestDifferential(t *testing.T) {
 									p := qspec{id: uint16(rng.Uint32()), name: mixCase(rng, cs.name), qtype: cs.qtype,
 										rd: rng.IntN(2) == 0, ad: rng.IntN(2) == 0, cd: cd, z: rng.IntN(4) == 0, opt: o}
 									what := fmt.Sprintf("%s at +%v: %+v opt=%+v v6=%v max=%d", name, d, p, o, v6, maxLen)
-									r := probe(t, c, tab, listener, p.wire(), v6, maxLen, now, frac <= 0, dst, buf, what)
+									r := probe(t, c, tab, family, p.wire(), v6, maxLen, now, frac <= 0, dst, buf, what)
 									seen[r]++
 								}
 							}
@@ -179,18 +179,18 @@ func TestDifferential(t *testing.T) {
 // probe asks tab and then the chain, at now, and checks the answer or the
 // pass against what the chain wrote. exact: the hot TTL must equal the
 // chain's; else it may be one higher.
-func probe(t *testing.T, c *chain, tab *Table, listener uint32, qw []byte, v6 bool, maxLen int, now time.Time, exact bool, dst, buf []byte, what string) Reason {
+func probe(t *testing.T, c *chain, tab *Table, family uint32, qw []byte, v6 bool, maxLen int, now time.Time, exact bool, dst, buf []byte, what string) Reason {
 	t.Helper()
 	var q Query
 	if r := ParseQuery(qw, &q); r != OK {
 		t.Fatalf("%s: ParseQuery = %v", what, r)
 	}
-	n, r := tab.Answer(listener, &q, qw, v6, now, dst, maxLen)
+	n, r := tab.Answer(family, &q, qw, v6, now, dst, maxLen)
 	w, err := c.ask(qw, v6, maxLen)
 	if err != nil {
 		t.Fatalf("%s: chain: %v", what, err)
 	}
-	e := tab.lookup(listener, &q)
+	e := tab.lookup(family, &q)
 	switch r {
 	case OK:
 		got := dst[:n]
@@ -335,7 +335,7 @@ func TestDifferentialRealClock(t *testing.T) {
 func FuzzAnswer(f *testing.F) {
 	c := newChain(f)
 	tab := NewTable(256)
-	const listener = 1
+	const family = 1
 	stored := c.clk.Now()
 	fillAt := stored.Add(2 * time.Second)
 	var fills [][]byte
@@ -365,7 +365,7 @@ func FuzzAnswer(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		tab.Fill(listener, fw, w.msg, fillAt)
+		tab.Fill(family, fw, w.msg, fillAt)
 		f.Add(fw, false, uint16(1472))
 	}
 	f.Add(qspec{id: 1, name: "SmAlL.test.", qtype: dns.TypeA, rd: true}.wire(), true, uint16(1452))
@@ -377,7 +377,7 @@ func FuzzAnswer(f *testing.F) {
 	f.Fuzz(func(t *testing.T, payload []byte, v6 bool, maxLen uint16) {
 		var q Query
 		pr := ParseQuery(payload, &q)
-		n, r := tab.Answer(listener, &q, payload, v6, now, dst, int(maxLen))
+		n, r := tab.Answer(family, &q, payload, v6, now, dst, int(maxLen))
 		if pr != OK {
 			if r != NotParsed || n != 0 {
 				t.Fatalf("ParseQuery = %v, yet Answer = %d, %v", pr, n, r)

@@ -20,17 +20,16 @@
 // # The caller
 //
 //   - decides which chains may be mirrored (cache present, transparent
-//     plugins ahead of it: the glue's eligible.go) and Fills only from
+//     plugins ahead of it: the glue's hotpolicy.go) and Fills only from
 //     replies those chains wrote for cache hits;
-//   - numbers its listeners: an entry is keyed by a listener number as
-//     well as the cache key, so that one table can keep apart entries that
-//     must not answer for each other. The number is the caller's to choose:
-//     the glue keeps one table per CoreDNS listener (address:port) and
-//     files its entries by the client's address family, so "listener" here
-//     is that family number. It picks numbers so one never stands for two
-//     servers, or Clears the table when a server is replaced, and drops
-//     entries whose cache items change (prefetch, eviction): the table
-//     cannot see them;
+//   - numbers the families it files entries by: an entry is keyed by a
+//     family number as well as the cache key, so that one table keeps
+//     apart entries that must not answer for each other. The number is
+//     the caller's to choose: the glue keeps one table per CoreDNS
+//     listener (address:port) and files its entries by the client's
+//     address family. It Clears the table (or makes a new one) when a
+//     server is replaced, and drops entries whose cache items change
+//     (prefetch, eviction): the table cannot see them;
 //   - per query: ParseQuery, then Answer with the client's family (IPv4 and
 //     IPv4-mapped IPv6 count as IPv4, as request.Family) and the largest
 //     payload one frame takes; on any Reason but OK, runs the chain;

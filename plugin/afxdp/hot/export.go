@@ -13,7 +13,7 @@ import "time"
 // Export is one entry as another tier serves it. Its slices are the
 // entry's own: read them, never write them.
 type Export struct {
-	Listener            uint32
+	Family              uint32 // the caller's number: the glue's client address family
 	QType               uint16
 	DO, CD              bool
 	Name                []byte // lowercased wire name
@@ -33,7 +33,7 @@ type Ref struct{ e *entry }
 func (r *Ref) Export() Export {
 	e := r.e
 	return Export{
-		Listener: e.key.listener, QType: e.key.qtype, DO: e.key.do, CD: e.key.cd,
+		Family: e.key.family, QType: e.key.qtype, DO: e.key.do, CD: e.key.cd,
 		Name: e.name, AA: e.aa, RA: e.ra, AD: e.ad, ADKnown: e.adKnown, Rcode: uint8(e.rcode),
 		AN: e.an, NS: e.ns, EX: e.ex, RRs: e.rrs, TTLAt: e.ttlAt, TTL: e.ttl, Filled: e.filled,
 	}

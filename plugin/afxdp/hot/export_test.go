@@ -25,7 +25,7 @@ func TestExport(t *testing.T) {
 		t.Fatalf("%d entries, want 1", len(refs))
 	}
 	x := refs[0].Export()
-	if x.Listener != 7 || x.QType != 1 || string(x.Name) != "\x07example\x03org\x00" || x.AN != 1 ||
+	if x.Family != 7 || x.QType != 1 || string(x.Name) != "\x07example\x03org\x00" || x.AN != 1 ||
 		x.TTL != 300 || !x.Filled.Equal(now) || len(x.TTLAt) != 1 || int(x.TTLAt[0]) != len(x.Name)+4 {
 		t.Fatalf("exported %+v", x)
 	}

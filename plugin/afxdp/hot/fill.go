@@ -33,13 +33,13 @@ import (
 //
 // Whether the reply was a cache hit of a chain whose plugins ahead of cache
 // are transparent is for the caller to know; Fill sees only bytes.
-func (t *Table) Fill(listener uint32, query []byte, reply *dns.Msg, now time.Time) Reason {
-	return t.FillMeta(listener, query, reply, now, nil)
+func (t *Table) Fill(family uint32, query []byte, reply *dns.Msg, now time.Time) Reason {
+	return t.FillMeta(family, query, reply, now, nil)
 }
 
 // FillMeta is Fill with meta attached to the entry and handed back by Flush
 // with its hits (say, the resolved metric series of the query's labels).
-func (t *Table) FillMeta(listener uint32, query []byte, reply *dns.Msg, now time.Time, meta any) Reason {
+func (t *Table) FillMeta(family uint32, query []byte, reply *dns.Msg, now time.Time, meta any) Reason {
 	var q Query
 	if r := ParseQuery(query, &q); r != OK {
 		return r
@@ -95,7 +95,7 @@ func (t *Table) FillMeta(listener uint32, query []byte, reply *dns.Msg, now time
 	if q.HasOPT {
 		e.ex--
 	}
-	e.key.listener = listener
+	e.key.family = family
 	e.hash = e.key.hash(q.hash)
 	if e.ttlAt = ttlOffsets(e.rrs, int(e.an)+int(e.ns)+int(e.ex)); e.ttlAt == nil {
 		return ReplyMismatch

@@ -80,11 +80,11 @@ func (e *entry) replyLen(q *Query) int {
 // takes (a frame's payload); so is len(dst). It does not allocate.
 //
 // A hit is counted on the entry, by query shape, for Flush.
-func (t *Table) Answer(listener uint32, q *Query, payload []byte, v6 bool, now time.Time, dst []byte, maxLen int) (int, Reason) {
+func (t *Table) Answer(family uint32, q *Query, payload []byte, v6 bool, now time.Time, dst []byte, maxLen int) (int, Reason) {
 	if !q.ok || len(payload) != q.Len {
 		return 0, NotParsed
 	}
-	e := t.lookup(listener, q)
+	e := t.lookup(family, q)
 	if e == nil {
 		return 0, Miss
 	}

@@ -14,8 +14,9 @@ import (
 const ways = 8
 
 // Table holds hot entries, keyed as the cache keys its items (lowercased
-// name, qtype, qclass, DO, CD) plus the listener, so that two servers, or
-// two generations of one, never answer from each other's entries.
+// name, qtype, qclass, DO, CD) plus a family number the caller gives
+// (the glue: the client's address family), so that entries filled for
+// one family never answer another.
 //
 // Layout: a fixed array of buckets of `ways` slots, each slot a hash tag and
 // an atomic pointer to an immutable entry, sized so it is at most half full.
@@ -76,19 +77,19 @@ func (t *Table) Evictions() uint64 { return t.evictions.Load() }
 
 // key is what an entry is filed under.
 type key struct {
-	listener      uint32
+	family        uint32
 	qtype, qclass uint16
 	do, cd        bool
 }
 
-func queryKey(listener uint32, q *Query) key {
-	return key{listener: listener, qtype: q.QType, qclass: q.QClass, do: q.DO, cd: q.CD}
+func queryKey(family uint32, q *Query) key {
+	return key{family: family, qtype: q.QType, qclass: q.QClass, do: q.DO, cd: q.CD}
 }
 
 // hash mixes the name hash with the rest of the key (murmur3's finalizer);
 // 0 marks an empty slot, so it is never returned.
 func (k key) hash(name uint64) uint64 {
-	h := name ^ uint64(k.listener)<<32 ^ uint64(k.qtype)<<16 ^ uint64(k.qclass)
+	h := name ^ uint64(k.family)<<32 ^ uint64(k.qtype)<<16 ^ uint64(k.qclass)
 	if k.do {
 		h ^= 1 << 62
 	}
@@ -109,8 +110,8 @@ func (k key) hash(name uint64) uint64 {
 func (t *Table) bucket(h uint64) int { return int(h&t.mask) * ways }
 
 // lookup finds the entry for q. No locks, no writes.
-func (t *Table) lookup(listener uint32, q *Query) *entry {
-	k := queryKey(listener, q)
+func (t *Table) lookup(family uint32, q *Query) *entry {
+	k := queryKey(family, q)
 	h := k.hash(q.hash)
 	b := t.bucket(h)
 	for i := b; i < b+ways; i++ {

@@ -9,12 +9,12 @@ import (
 	"github.com/miekg/dns"
 )
 
-// filled returns a table with the named A records filled for listener 1.
-func fillA(tb testing.TB, tab *Table, listener uint32, name string, meta any) []byte {
+// filled returns a table with the named A records filled for family 1.
+func fillA(tb testing.TB, tab *Table, family uint32, name string, meta any) []byte {
 	tb.Helper()
 	p := qspec{id: 7, name: name, qtype: dns.TypeA}.wire()
 	m := hitReply(tb, p, 0, []string{name + " 100 IN A 192.0.2.1"}, nil)
-	if r := tab.FillMeta(listener, p, m, t0, meta); r != OK {
+	if r := tab.FillMeta(family, p, m, t0, meta); r != OK {
 		tb.Fatalf("Fill %s: %v", name, r)
 	}
 	return p
@@ -58,7 +58,7 @@ func TestTableKeys(t *testing.T) {
 	ParseQuery(p, &q)
 	dst := make([]byte, 512)
 	if _, r := tab.Answer(2, &q, p, false, t0, dst, 512); r != Miss {
-		t.Errorf("other listener: %v", r)
+		t.Errorf("other family: %v", r)
 	}
 	for _, o := range []qspec{
 		{id: 7, name: "a.test.", qtype: dns.TypeA, cd: true},
