@@ -69,11 +69,16 @@
 //   - registry.go: the process-wide registry of interfaces: open, reopen
 //     on changed settings, keep across reloads, hand over to or take over
 //     from another process, release.
+//   - bypass.go: the watch of a veth attached natively by xdp_mode auto:
+//     when an eBPF CNI delivers past the driver (bpf_redirect_peer) and
+//     only the kernel listener sees the queries, generic mode from then
+//     on; the count of each server's kernel answers it reads.
 //   - lifecycle.go: a generation's hooks: its hot decision at start, its
 //     start, its servers' arrival, its stop.
 //   - setup.go: the directive's registration and setup, which records the
 //     block's claim on the Corefile's generation and installs the UDP
-//     writer decorator through which CoreDNS hands over its live servers.
+//     writer decorator through which CoreDNS hands over its live servers
+//     (and which counts what their kernel sockets answer).
 //
 // Serving: from a frame to the chain's answer.
 //

@@ -20,6 +20,7 @@ type generation struct {
 	policies map[*dnsserver.Config]*blockPolicy // decided at start
 	hotLog   map[string]bool                    // listeners whose hot state was logged
 	started  bool                               // start opened every claimed interface
+	kernel   sync.Map                           // *dnsserver.Server -> what its kernel socket answered (bypass.go)
 }
 
 // block is one server block's afxdp directive.

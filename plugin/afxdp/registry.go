@@ -9,6 +9,7 @@ import (
 
 	"github.com/coredns/coredns/core/dnsserver"
 
+	"github.com/afxdp/afxdp/bpf"
 	"github.com/afxdp/afxdp/plugin/afxdp/datapath"
 	"github.com/afxdp/afxdp/plugin/afxdp/route"
 )
@@ -46,6 +47,22 @@ type iface struct {
 	base      totals       // counts of datapaths closed by a reopen, so metrics stay monotonic
 	xdp       *xdpExporter // its hot table in the program: the XDP refresher's own (not under mu)
 	xdpStats  xdpStats     // the XDP tier's counts, kept across exporters
+	generic   bool         // xdp_mode auto found native bypassed (bypass.go): generic from now on
+}
+
+// closeDatapath closes f's datapath after closeGrace, keeping its counts.
+func (f *iface) closeDatapath() {
+	f.base.keep(f.dp, closeGrace)
+	f.dp = nil
+}
+
+// attachOpts is opts as the interface is opened: in generic mode once
+// native was found bypassed.
+func (f *iface) attachOpts(opts datapath.Options) datapath.Options {
+	if f.generic && opts.XDPMode == bpf.ModeAuto {
+		opts.XDPMode = bpf.ModeGeneric
+	}
+	return opts
 }
 
 // acquire makes g a user of the claimed interface, opening it if no
@@ -59,8 +76,8 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f := r.ifaces[cl.name]
 	if f != nil && !f.opts.Equal(cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
-		if reopenStepFor(f.opts, cl.opts, f.dp.CanReopen(cl.opts)) == reopenOnLink {
-			dp, err := datapath.Reopen(f.dp, cl.opts)
+		if reopenStepFor(f.attachOpts(f.opts), f.attachOpts(cl.opts), f.dp.CanReopen(f.attachOpts(cl.opts))) == reopenOnLink {
+			dp, err := datapath.Reopen(f.dp, f.attachOpts(cl.opts))
 			if err := r.replace(f, dp, err); err != nil {
 				return err // the old generation loses it too: the kernel answers
 			}
@@ -68,8 +85,7 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 			f.refs[g] = true
 			return nil
 		}
-		f.base.keep(f.dp, closeGrace)
-		f.dp = nil
+		f.closeDatapath()
 	}
 	if f == nil {
 		f = &iface{name: cl.name, bridge: newBridge(), refs: map[*generation]bool{}, listeners: map[listenKey]*listener{}}
@@ -135,7 +151,7 @@ func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 		ndp, err = datapath.Reclaim(dp)
 	} else {
 		log.Infof("interface %s: RX queue count changed, reopening", name)
-		ndp, err = datapath.Reopen(dp, f.opts)
+		ndp, err = datapath.Reopen(dp, f.attachOpts(f.opts))
 	}
 	if err := r.replace(f, ndp, err); err != nil {
 		log.Errorf("interface %s: reopening: %v; its queries go to the kernel", name, err)
@@ -146,8 +162,7 @@ func (r *registry) reopen(name string, dp *datapath.Interface, reclaim bool) {
 // link from it; if opening ndp failed (err), f is dropped: nothing of afxdp
 // is left on the interface, and the kernel listener answers everything.
 func (r *registry) replace(f *iface, ndp *datapath.Interface, err error) error {
-	f.base.keep(f.dp, closeGrace)
-	f.dp = nil
+	f.closeDatapath()
 	if err != nil {
 		r.drop(f)
 		return err
@@ -168,7 +183,7 @@ func (r *registry) wakeTargets(name string) []netip.AddrPort {
 // open opens f's datapath with f.opts, serves its listeners and follows
 // its queue count.
 func (r *registry) open(f *iface) error {
-	dp, err := datapath.Open(f.name, f.opts, f.bridge)
+	dp, err := datapath.Open(f.name, f.attachOpts(f.opts), f.bridge)
 	if err != nil {
 		return err
 	}
@@ -187,6 +202,7 @@ func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	}
 	r.reconcile(f)
 	go r.follow(f.name, dp)
+	go r.watchBypass(f.name, f.opts.XDPMode, dp)
 	r.xdpOnce.Do(func() { go r.refreshXDP() })
 }
 

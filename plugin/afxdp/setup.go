@@ -52,10 +52,11 @@ func setup(c *caddy.Controller) error {
 	prev := cfg.UDPDecorateWriterFunc
 	cfg.UDPDecorateWriterFunc = func(s *dnsserver.Server) dns.DecorateWriter {
 		g.serverStarted(s)
+		var dw dns.DecorateWriter
 		if prev != nil {
-			return prev(s)
+			dw = prev(s)
 		}
-		return nil
+		return countKernel(g.kernelOf(s), dw) // bypass.go
 	}
 	return nil
 }

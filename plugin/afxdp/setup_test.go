@@ -2,6 +2,8 @@ package afxdp
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"reflect"
 	"strings"
@@ -267,15 +269,33 @@ func TestSetupClaims(t *testing.T) {
 		t.Fatal("setup set no UDP writer decorator")
 	}
 	// The decorator must chain the one set before; with no listener known
-	// yet (start has not run) it touches nothing else.
+	// yet (start has not run) it only counts the kernel socket's answers.
 	s := &dnsserver.Server{Addr: "dns://:53"}
-	if dw := cfg.UDPDecorateWriterFunc(s); dw != nil {
-		t.Error("decorator returned a writer decorator though the previous one returned nil")
-	}
+	dw := cfg.UDPDecorateWriterFunc(s)
 	if prevCalled != s {
 		t.Error("the previous UDP writer decorator was not called with the server")
 	}
+	if dw == nil {
+		t.Fatal("no writer decorator: the kernel socket's answers go uncounted")
+	}
+	w := &addrWriter{addr: &net.UDPAddr{IP: net.ParseIP("198.18.0.2"), Port: 4000}}
+	if _, err := dw(w).Write([]byte{1}); err != nil || w.n != 1 {
+		t.Fatalf("decorated write: %v, %d bytes reached the socket", err, w.n)
+	}
+	if n, last := g.kernelOf(s).read(); n != 1 || last != netip.MustParseAddr("198.18.0.2") {
+		t.Errorf("kernel answers %d, last client %s; want 1 from 198.18.0.2", n, last)
+	}
 }
+
+// addrWriter is the kernel socket's writer of one query, as miekg/dns
+// hands it to a decorator: it knows the client.
+type addrWriter struct {
+	addr net.Addr
+	n    int
+}
+
+func (w *addrWriter) Write(b []byte) (int, error) { w.n += len(b); return len(b), nil }
+func (w *addrWriter) RemoteAddr() net.Addr        { return w.addr }
 
 func TestSetupTwoBlocksShareGeneration(t *testing.T) {
 	canServe(t)

@@ -233,6 +233,9 @@ func (i *Interface) Done() <-chan struct{} { return i.done }
 // Name is the interface's name.
 func (i *Interface) Name() string { return i.name }
 
+// Index is the interface's index.
+func (i *Interface) Index() int { return i.index }
+
 // XDPMode is the mode the filter was attached in.
 func (i *Interface) XDPMode() bpf.Mode { return i.filter.Mode() }
 

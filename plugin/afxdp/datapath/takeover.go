@@ -52,6 +52,10 @@ func (i *Interface) TakenFrom() (pid int, ok bool) {
 	return i.pred.owner, true
 }
 
+// Serving says whether this process's sockets serve the interface: not
+// while it is being closed or handed over, nor after.
+func (i *Interface) Serving() bool { return !i.released.Load() && !i.handing.Load() }
+
 // LinkID identifies the XDP link; it is the same across handovers.
 func (i *Interface) LinkID() (uint32, error) { return i.filter.LinkID() }
 
