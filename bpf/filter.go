@@ -24,6 +24,7 @@ type Filter struct {
 	mu     sync.Mutex
 	link   link.Link
 	mode   Mode
+	passed error // why ModeAuto did not attach in native mode (nil if it did)
 	ports  map[uint16]int // served port -> number of served addresses using it
 	served map[netip.AddrPort]bool
 	cfg    filterFilterConfig
@@ -86,12 +87,21 @@ func (f *Filter) Attach(ifindex int, mode Mode) error {
 	for _, m := range try {
 		l, err := link.AttachXDP(link.XDPOptions{Program: f.objs.XdpDns, Interface: ifindex, Flags: m.flags()})
 		if err == nil {
-			f.link, f.mode = l, m
+			f.link, f.mode, f.passed = l, m, errors.Join(errs...)
 			return nil
 		}
 		errs = append(errs, fmt.Errorf("%s mode: %w", m, explainAttach(err)))
 	}
 	return fmt.Errorf("attaching XDP filter to ifindex %d: %w", ifindex, errors.Join(errs...))
+}
+
+// NativeRefused is why ModeAuto fell back to generic mode: the driver's
+// answer to native, explained; nil when it attached natively or was not
+// asked to choose.
+func (f *Filter) NativeRefused() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.passed
 }
 
 // Mode is the attach mode in use (ModeAuto before Attach).

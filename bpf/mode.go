@@ -57,6 +57,8 @@ func explainAttach(err error) error {
 		return fmt.Errorf("not permitted (needs CAP_NET_ADMIN and CAP_BPF): %w", err)
 	case errors.Is(err, syscall.ENOSPC):
 		return fmt.Errorf("driver refused (veth: the peer has more TX queues than this side has RX queues): %w", err)
+	case errors.Is(err, syscall.ERANGE):
+		return fmt.Errorf("the MTU is too large for the driver's native XDP (veth: about 3.5 KB without multi-buffer XDP); generic mode has no such limit: %w", err)
 	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EINVAL):
 		return fmt.Errorf("driver does not support this mode: %w", err)
 	}

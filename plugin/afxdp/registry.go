@@ -199,6 +199,9 @@ func (r *registry) serve(f *iface, dp *datapath.Interface) {
 	if _, ok := dp.TakenFrom(); !ok {
 		log.Infof("interface %s: XDP %s mode (xdp_mode %s), %s (bind_mode %s), %d queue(s); driver XDP features: %s",
 			f.name, dp.XDPMode(), f.opts.XDPMode, copyMode(dp.ZeroCopy()), f.opts.Socket.Bind, len(dp.Queues()), features)
+		if err := dp.NativeRefused(); err != nil {
+			log.Infof("interface %s: generic mode, as native was refused: %v", f.name, err)
+		}
 	}
 	r.reconcile(f)
 	go r.follow(f.name, dp)

@@ -442,7 +442,7 @@ func TestK8sRollingUpdate(t *testing.T) {
 // at both ends. The kernel refuses native XDP there (veth_xdp_set: "Peer
 // MTU is too large to set XDP", ERANGE; the program has no frags support)
 // and afxdp falls back to generic mode, which its start-up line and
-// coredns_afxdp_xdp_mode say.
+// coredns_afxdp_xdp_mode say, and a line after it says why.
 func checkJumboMode(t *testing.T, n *k8sNode, p *k8sPod) {
 	t.Helper()
 	c := n.afxdp(p)
@@ -457,8 +457,8 @@ func checkJumboMode(t *testing.T, n *k8sNode, p *k8sPod) {
 	if c.mode != "generic" || !strings.Contains(line, "XDP generic mode (xdp_mode auto)") {
 		t.Errorf("MTU 9000: want xdp_mode auto to fall back to generic mode, got %q:\n%s", c.mode, p.dns.output())
 	}
-	if !strings.Contains(strings.ToLower(p.dns.output()), "native") {
-		t.Logf("MTU 9000: the log does not say why native mode was not used")
+	if !strings.Contains(p.dns.output(), "generic mode, as native was refused: native mode: the MTU is too large") {
+		t.Errorf("MTU 9000: the log does not say why native mode was not used:\n%s", p.dns.output())
 	}
 }
 

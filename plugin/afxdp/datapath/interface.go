@@ -236,6 +236,10 @@ func (i *Interface) Name() string { return i.name }
 // Index is the interface's index.
 func (i *Interface) Index() int { return i.index }
 
+// NativeRefused is why xdp_mode auto attached in generic mode (nil if it
+// did not).
+func (i *Interface) NativeRefused() error { return i.filter.NativeRefused() }
+
 // XDPMode is the mode the filter was attached in.
 func (i *Interface) XDPMode() bpf.Mode { return i.filter.Mode() }
 
