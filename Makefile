@@ -7,6 +7,7 @@
 #   make check     what CI checks besides the tests: gofmt, regeneration, plugin.cfg
 #   make plugincfg afxdp added to CoreDNS's own plugin.cfg and built (RUN=1: and served)
 #   make image     the container image as a docker save tarball, without a daemon
+#   make k8s       the image and the Kubernetes manifests naming it, in .cache/k8s
 
 GO    ?= go
 GOFMT ?= $(shell $(GO) env GOROOT)/bin/gofmt
@@ -104,6 +105,15 @@ image:
 	$(STATIC) -o .cache/image/noderoute ./deploy/kubernetes/noderoute
 	$(GO) run ./build/image -coredns .cache/image/coredns -noderoute .cache/image/noderoute \
 		-tag $(IMAGE) -o $(IMAGE_TAR)
+
+# The image, then the kustomize bases (cluster-dns, node-local, monitoring)
+# in K8S_DIR with every image reference the tarball's pinned name,
+# localhost/afxdp/coredns:dev-<first 12 hex digits of the image ID>, which
+# the tarball carries beside :dev (build/image; deploy/kubernetes/manifests).
+K8S_DIR ?= .cache/k8s
+.PHONY: k8s
+k8s: image
+	$(GO) run ./deploy/kubernetes/manifests write -dir deploy/kubernetes -image-tar $(IMAGE_TAR) -o $(K8S_DIR)
 
 # Installs from Debian whatever in the list is missing.
 install = @missing=""; for t in $(1); do c=$${t%%:*}; \

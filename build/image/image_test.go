@@ -149,8 +149,9 @@ func TestTarball(t *testing.T) {
 		t.Fatalf("manifest.json has %d images, want 1", len(manifest))
 	}
 	m := manifest[0]
-	if !slices.Equal(m.RepoTags, []string{DefaultTag}) {
-		t.Errorf("RepoTags %q, want [%s]", m.RepoTags, DefaultTag)
+	// Both names: -tag and the pinned one, the ID's first 12 hex digits.
+	if want := []string{DefaultTag, DefaultTag + "-" + strings.TrimPrefix(id, "sha256:")[:12]}; !slices.Equal(m.RepoTags, want) {
+		t.Errorf("RepoTags %q, want %q", m.RepoTags, want)
 	}
 	cfgEntry, ok := outer[m.Config]
 	if !ok {
@@ -269,6 +270,19 @@ func TestReproducible(t *testing.T) {
 	}
 	if bytes.Equal(a.Bytes(), c.Bytes()) {
 		t.Error("-created changed nothing")
+	}
+}
+
+func TestPinnedTag(t *testing.T) {
+	id := "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for tag, want := range map[string]string{
+		"localhost/afxdp/coredns:dev":   "localhost/afxdp/coredns:dev-0123456789ab",
+		"localhost:5000/coredns":        "localhost:5000/coredns:latest-0123456789ab",
+		"registry:5000/a/coredns:1.2.3": "registry:5000/a/coredns:1.2.3-0123456789ab",
+	} {
+		if got := PinnedTag(tag, id); got != want {
+			t.Errorf("PinnedTag(%q) = %q, want %q", tag, got, want)
+		}
 	}
 }
 

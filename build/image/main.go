@@ -21,6 +21,14 @@
 // layer of your own to `forward` over TLS). The config runs /coredns as
 // 65532:65532 with `-conf /etc/coredns/Corefile`.
 //
+// Names. The tarball names the image twice (manifest.json's RepoTags): -tag
+// (localhost/afxdp/coredns:dev) and the pinned tag, -tag's tag with "-" and
+// the first 12 hex digits of the image ID appended
+// (localhost/afxdp/coredns:dev-0123456789ab). A loaded tarball has no
+// registry digest to pin it by, and :dev names whatever was loaded last;
+// the pinned tag names these bytes only, and `make k8s` writes it into the
+// manifests (deploy/kubernetes/manifests).
+//
 // Capabilities. A process that is not root loses its capabilities when it
 // executes a file, unless they are ambient (which Kubernetes does not set)
 // or the file carries them. So the layer records, as CoreDNS's own image
@@ -56,6 +64,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -204,9 +213,22 @@ type ManifestEntry struct {
 	Layers   []string
 }
 
+// PinnedTag is tag with "-" and the first 12 hex digits of the image ID id
+// (sha256:...) appended to its tag part ("latest" if it has none):
+// localhost/afxdp/coredns:dev becomes localhost/afxdp/coredns:dev-0123456789ab,
+// as `docker images` shows the ID's first 12 digits.
+func PinnedTag(tag, id string) string {
+	name, t := tag, "latest"
+	if i := strings.LastIndexByte(tag, ':'); i > strings.LastIndexByte(tag, '/') {
+		name, t = tag[:i], tag[i+1:]
+	}
+	return name + ":" + t + "-" + strings.TrimPrefix(id, "sha256:")[:12]
+}
+
 // Write writes the tarball: the layer under its digest, the config named
-// by its digest, manifest.json. It returns the image ID (the config's
-// digest), which `docker images --no-trunc` and `crictl images` show.
+// by its digest, manifest.json naming it o.Tag and PinnedTag. It returns
+// the image ID (the config's digest), which `docker images --no-trunc` and
+// `crictl images` show.
 func Write(w io.Writer, o Options) (id string, err error) {
 	var layer bytes.Buffer
 	if err := Layer(&layer, o); err != nil {
@@ -240,7 +262,7 @@ func Write(w io.Writer, o Options) (id string, err error) {
 	id = "sha256:" + hex.EncodeToString(sha(cfgJSON))
 	cfgName := hex.EncodeToString(sha(cfgJSON)) + ".json"
 	layerName := layerHex + "/layer.tar"
-	manifest, err := json.Marshal([]ManifestEntry{{Config: cfgName, RepoTags: []string{o.Tag}, Layers: []string{layerName}}})
+	manifest, err := json.Marshal([]ManifestEntry{{Config: cfgName, RepoTags: []string{o.Tag, PinnedTag(o.Tag, id)}, Layers: []string{layerName}}})
 	if err != nil {
 		return "", err
 	}
@@ -359,6 +381,6 @@ func run(coredns, noderoute, tag, out, arch, createdFlag string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s: %s, image ID %s\n", out, tag, id)
+	fmt.Printf("wrote %s: %s and %s, image ID %s\n", out, tag, PinnedTag(tag, id), id)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/coredns/caddy/caddyfile"
 	"github.com/coredns/coredns/core/dnsserver"
 	"github.com/coredns/coredns/plugin/kubernetes"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -86,6 +87,10 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &appsv1.DaemonSet{}, true
 	case "policy/v1/PodDisruptionBudget":
 		return &policyv1.PodDisruptionBudget{}, true
+	case "monitoring.coreos.com/v1/PodMonitor":
+		return &monitoringv1.PodMonitor{}, true
+	case "monitoring.coreos.com/v1/PrometheusRule":
+		return &monitoringv1.PrometheusRule{}, true
 	}
 	return nil, false
 }
@@ -134,17 +139,6 @@ func readFile(t *testing.T, path string) []object {
 	}
 }
 
-type kustomization struct {
-	APIVersion string   `yaml:"apiVersion"`
-	Kind       string   `yaml:"kind"`
-	Resources  []string `yaml:"resources"`
-	Images     []struct {
-		Name    string `yaml:"name"`
-		NewName string `yaml:"newName"`
-		NewTag  string `yaml:"newTag"`
-	} `yaml:"images"`
-}
-
 func readKustomization(t *testing.T, dir string) kustomization {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "kustomization.yaml"))
@@ -159,6 +153,22 @@ func readKustomization(t *testing.T, dir string) kustomization {
 		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
 	}
 	return k
+}
+
+// checkResources: every manifest of the directory is a resource, and only
+// those.
+func checkResources(t *testing.T, dir string, k kustomization) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	var want []string
+	for _, f := range files {
+		if filepath.Base(f) != "kustomization.yaml" {
+			want = append(want, filepath.Base(f))
+		}
+	}
+	if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, want) {
+		t.Errorf("%s: resources %q, the directory has %q", dir, got, want)
+	}
 }
 
 // readBase reads the resources a base's kustomization.yaml lists.
@@ -301,17 +311,7 @@ func TestKustomizations(t *testing.T) {
 		if k.APIVersion != "kustomize.config.k8s.io/v1beta1" || k.Kind != "Kustomization" {
 			t.Errorf("%s: %s %s", dir, k.APIVersion, k.Kind)
 		}
-		// Every manifest of the directory is a resource, and only those.
-		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-		var want []string
-		for _, f := range files {
-			if filepath.Base(f) != "kustomization.yaml" {
-				want = append(want, filepath.Base(f))
-			}
-		}
-		if got := slices.Sorted(slices.Values(k.Resources)); !slices.Equal(got, want) {
-			t.Errorf("%s: resources %q, the directory has %q", dir, got, want)
-		}
+		checkResources(t, dir, k)
 		if len(k.Images) != 1 || k.Images[0].NewName+":"+k.Images[0].NewTag != tag || k.Images[0].Name != k.Images[0].NewName {
 			t.Errorf("%s: images %+v, want %s", dir, k.Images, tag)
 		}
