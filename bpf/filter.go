@@ -24,7 +24,7 @@ type Filter struct {
 	mu     sync.Mutex
 	link   link.Link
 	mode   Mode
-	passed error // why ModeAuto did not attach in native mode (nil if it did)
+	passed error          // why ModeAuto did not attach in native mode (nil if it did)
 	ports  map[uint16]int // served port -> number of served addresses using it
 	served map[netip.AddrPort]bool
 	cfg    filterFilterConfig
