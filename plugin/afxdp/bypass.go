@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coredns/coredns/core/dnsserver"
@@ -35,8 +34,8 @@ const (
 // other than loopback, and the last such client, which says through which
 // interface those queries came.
 type kernelAnswers struct {
-	n    atomic.Uint64
 	mu   sync.Mutex
+	n    uint64
 	last netip.Addr
 }
 
@@ -49,8 +48,8 @@ func (k *kernelAnswers) note(a net.Addr) {
 	if !ok || ip.Unmap().IsLoopback() {
 		return
 	}
-	k.n.Add(1)
 	k.mu.Lock()
+	k.n++
 	k.last = ip.Unmap()
 	k.mu.Unlock()
 }
@@ -58,7 +57,7 @@ func (k *kernelAnswers) note(a net.Addr) {
 func (k *kernelAnswers) read() (uint64, netip.Addr) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.n.Load(), k.last
+	return k.n, k.last
 }
 
 // countingWriter is the kernel socket's writer of one query, counted.

@@ -76,8 +76,9 @@ func (r *registry) acquire(g *generation, cl *claim) error {
 	f := r.ifaces[cl.name]
 	if f != nil && !f.opts.Equal(cl.opts) {
 		log.Infof("interface %s: settings changed, reopening", cl.name)
-		if reopenStepFor(f.attachOpts(f.opts), f.attachOpts(cl.opts), f.dp.CanReopen(f.attachOpts(cl.opts))) == reopenOnLink {
-			dp, err := datapath.Reopen(f.dp, f.attachOpts(cl.opts))
+		want := f.attachOpts(cl.opts)
+		if reopenStepFor(f.attachOpts(f.opts), want, f.dp.CanReopen(want)) == reopenOnLink {
+			dp, err := datapath.Reopen(f.dp, want)
 			if err := r.replace(f, dp, err); err != nil {
 				return err // the old generation loses it too: the kernel answers
 			}
